@@ -1,0 +1,38 @@
+"""The public surface is a promise: changing it must be a deliberate edit of this list."""
+
+from __future__ import annotations
+
+import meshkit
+
+EXPECTED = {
+    "SYSTEM_CLOCK",
+    "BulkheadFull",
+    "CircuitOpen",
+    "Clock",
+    "ConfigError",
+    "ConnectFailed",
+    "Event",
+    "EventBus",
+    "FakeClock",
+    "MeshError",
+    "NoHealthyEndpoint",
+    "PolicyRejected",
+    "RateLimited",
+    "RetryBudgetExhausted",
+    "ServiceNotFound",
+    "SystemClock",
+    "TimeoutExceeded",
+    "UpstreamError",
+    "UpstreamTimeout",
+    "__version__",
+}
+
+
+def test_public_names_are_exactly_the_curated_list() -> None:
+    assert set(meshkit.__all__) == EXPECTED
+    assert len(meshkit.__all__) == len(set(meshkit.__all__))
+
+
+def test_every_public_name_resolves() -> None:
+    for name in meshkit.__all__:
+        assert getattr(meshkit, name) is not None

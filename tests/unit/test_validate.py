@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from meshkit import _validate as v
+from meshkit.errors import ConfigError
+
+
+def test_messages_name_option_value_and_range() -> None:
+    with pytest.raises(ConfigError, match=r"threshold must be between 0 and 1, got 1.5"):
+        v.between("threshold", 1.5, 0, 1)
+    with pytest.raises(ConfigError, match=r"rate must be > 0, got -1"):
+        v.positive("rate", -1)
+    with pytest.raises(ConfigError, match=r"min_delay \(5\) must not exceed max_delay \(1\)"):
+        v.not_above("min_delay", 5, "max_delay", 1)
+    with pytest.raises(ConfigError, match=r"kind must be one of 'a', 'b'; got 'c'"):
+        v.one_of("kind", "c", ("a", "b"))
+
+
+@pytest.mark.parametrize("bad", [math.nan, "1", True, None])
+def test_non_numbers_are_rejected(bad: object) -> None:
+    with pytest.raises(ConfigError, match="must be a number"):
+        v.positive("x", bad)  # type: ignore[arg-type]
+
+
+def test_good_values_pass() -> None:
+    v.positive("x", math.inf)
+    v.at_least("x", 0, 0)
+    v.greater_than("x", 1, 0)
