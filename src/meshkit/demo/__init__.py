@@ -1,8 +1,10 @@
-"""The ``make demo`` showcase."""
+"""The ``make demo`` showcase: scripted scenes printed as tables."""
 
 from __future__ import annotations
 
 import click
+
+__all__ = ["run_demo"]
 
 
 def run_demo() -> int:
