@@ -24,9 +24,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     for row in cells:
         for index, text in enumerate(row):
             widths[index] = max(widths[index], len(text))
-    numeric = [
-        all(_is_number(row[i]) for row in rows) and bool(rows) for i in range(len(headers))
-    ]
+    numeric = [all(_is_number(row[i]) for row in rows) and bool(rows) for i in range(len(headers))]
 
     def line(values: Sequence[str]) -> str:
         parts = [
