@@ -52,7 +52,7 @@ RedisRun = Callable[[int], Awaitable[None]]
 
 
 def meshkit_local() -> dict[str, LocalRun]:
-    from meshkit.ratelimit import GCRA, RateLimiter, TokenBucket
+    from meshkit.ratelimit import GCRA, Rate, RateLimiter, RateLimitOptions, TokenBucket
 
     def pure(limiter: Any) -> LocalRun:
         acquire = limiter.acquire
@@ -67,7 +67,8 @@ def meshkit_local() -> dict[str, LocalRun]:
 
         return run
 
-    policy = RateLimiter(TokenBucket(rate=BIG_RATE, burst=BIG_BURST))
+    options = RateLimitOptions(rate=Rate(limit=int(BIG_RATE)), burst=BIG_BURST)
+    policy = RateLimiter(options)
 
     def through_policy(calls: int) -> None:
         try_acquire = policy.try_acquire
