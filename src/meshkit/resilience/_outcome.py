@@ -1,8 +1,10 @@
 """Which outcomes count as failures — shared by retry, breaker, hedging and fallback.
 
 Cancellation (``BaseException`` that is not an ``Exception``) is never a failure to handle:
-it always propagates. Meshkit's own rejections (``PolicyRejected``) are not failures of the
-callee either unless a policy opts in, so an open breaker downstream does not trip one upstream.
+it always propagates. Meshkit's refusals to *start* a call (an open breaker, a rate limit, a
+full bulkhead, an exhausted retry budget) are not failures of the callee either unless a
+policy opts in, so an open breaker downstream does not trip one upstream. A timeout is
+different: the callee ran and was too slow, so ``TimeoutExceeded`` is a failure like any other.
 """
 
 from __future__ import annotations
@@ -11,9 +13,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from meshkit.errors import ConfigError, PolicyRejected
+from meshkit.errors import (
+    BulkheadFull,
+    CircuitOpen,
+    ConfigError,
+    RateLimited,
+    RetryBudgetExhausted,
+)
 
 __all__ = ["OutcomeFilter", "retry_after_hint"]
+
+
+REFUSALS: tuple[type[BaseException], ...] = (
+    CircuitOpen,
+    RateLimited,
+    BulkheadFull,
+    RetryBudgetExhausted,
+)
+"""Meshkit's errors that mean "the call was never started"."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -21,13 +38,14 @@ class OutcomeFilter:
     """Decides whether an exception or a result is a failure.
 
     ``exceptions``: exception types that are failures (default: any ``Exception``);
-    ``ignore``: types that are never failures even if listed above (default: ``PolicyRejected``);
+    ``ignore``: types that are never failures even if listed above (default: the refusals
+    ``CircuitOpen``, ``RateLimited``, ``BulkheadFull``, ``RetryBudgetExhausted``);
     ``exception_predicate``: an extra test on a matching exception;
     ``result_predicate``: a test that marks a *returned value* as a failure (e.g. HTTP 503).
     """
 
     exceptions: tuple[type[BaseException], ...] = (Exception,)
-    ignore: tuple[type[BaseException], ...] = (PolicyRejected,)
+    ignore: tuple[type[BaseException], ...] = REFUSALS
     exception_predicate: Callable[[BaseException], bool] | None = None
     result_predicate: Callable[[Any], bool] | None = None
 
