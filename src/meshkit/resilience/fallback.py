@@ -105,17 +105,11 @@ class Fallback(Generic[T]):
         try:
             result = await fn(*args, **kwargs)
         except Exception as exc:
-            if not self._handle.is_failure(exc):
-                raise
-            answer = self._answer(exc, None)
+            answer = self._for_error(exc)
             if answer is MISSING:
                 raise
         else:
-            if not self._handle.is_failure_result(result):
-                if self.options.last_good:
-                    self._remember(result)
-                return result
-            answer = self._answer(None, result)
+            answer = self._for_result(result)
             if answer is MISSING:
                 return result
         if inspect.isawaitable(answer):
@@ -126,17 +120,11 @@ class Fallback(Generic[T]):
         try:
             result = fn(*args, **kwargs)
         except Exception as exc:
-            if not self._handle.is_failure(exc):
-                raise
-            answer = self._answer(exc, None)
+            answer = self._for_error(exc)
             if answer is MISSING:
                 raise
         else:
-            if not self._handle.is_failure_result(result):
-                if self.options.last_good:
-                    self._remember(result)
-                return result
-            answer = self._answer(None, result)
+            answer = self._for_result(result)
             if answer is MISSING:
                 return result
         if inspect.isawaitable(answer):
@@ -146,6 +134,20 @@ class Fallback(Generic[T]):
                 f"{self._name}: the factory is async; use execute() for it", option="factory"
             )
         return answer  # type: ignore[no-any-return]
+
+    def _for_error(self, error: Exception) -> Any:
+        """The answer to a raised ``error``, or ``MISSING`` to let it propagate."""
+        if not self._handle.is_failure(error):
+            return MISSING
+        return self._answer(error, None)
+
+    def _for_result(self, result: Any) -> Any:
+        """The answer to a returned ``result``, or ``MISSING`` to return it as it is."""
+        if not self._handle.is_failure_result(result):
+            if self.options.last_good:
+                self._remember(result)
+            return MISSING
+        return self._answer(None, result)
 
     def _remember(self, result: Any) -> None:
         self._good = result

@@ -30,13 +30,13 @@ from meshkit.errors import ConfigError
 from meshkit.events import Event, EventBus
 from meshkit.resilience._outcome import OutcomeFilter
 from meshkit.resilience._policy import PolicyKind
+from meshkit.resilience._threads import worker_pool
 
 __all__ = ["Hedging", "HedgingOptions", "HedgeStarted"]
 
 T = TypeVar("T")
 
 _ANY_EXCEPTION = OutcomeFilter()
-_SYNC_WORKERS = 32
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,7 +110,7 @@ class Hedging:
 
     def execute_sync(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         total = 1 + self.options.max_hedged_attempts
-        pool = _sync_pool()
+        pool = worker_pool("hedge")
         running: set[concurrent.futures.Future[T]] = set()
         failure: tuple[BaseException | None, Any] = (None, None)
         started = 0
@@ -244,15 +244,3 @@ class _Race:
 
     def _on_done(self, _: object) -> None:
         self.wake.set()
-
-
-_pool: concurrent.futures.ThreadPoolExecutor | None = None
-
-
-def _sync_pool() -> concurrent.futures.ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=_SYNC_WORKERS, thread_name_prefix="meshkit-hedge"
-        )
-    return _pool

@@ -35,12 +35,11 @@ from meshkit.clock import SYSTEM_CLOCK, Clock, TimerHandle
 from meshkit.errors import TimeoutExceeded
 from meshkit.events import Event, EventBus
 from meshkit.resilience._policy import PolicyKind
+from meshkit.resilience._threads import worker_pool
 
 __all__ = ["Timeout", "TimeoutOccurred", "TimeoutOptions"]
 
 T = TypeVar("T")
-
-_SYNC_WORKERS = 32  # threads shared by all sync timeouts; abandoned calls hold one each
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,7 +135,7 @@ class Timeout:
 
     def execute_sync(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         context = contextvars.copy_context()
-        future = _sync_pool().submit(context.run, fn, *args, **kwargs)
+        future = worker_pool("timeout").submit(context.run, fn, *args, **kwargs)
         try:
             return future.result(timeout=self._seconds)
         except concurrent.futures.TimeoutError:
@@ -184,15 +183,3 @@ class Timeout:
 
     def __repr__(self) -> str:
         return f"Timeout({self._seconds:g}s, name={self._name!r}, kind={self._kind.name})"
-
-
-_pool: concurrent.futures.ThreadPoolExecutor | None = None
-
-
-def _sync_pool() -> concurrent.futures.ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=_SYNC_WORKERS, thread_name_prefix="meshkit-timeout"
-        )
-    return _pool
