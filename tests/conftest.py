@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -31,8 +32,7 @@ def recorder(bus: EventBus) -> EventRecorder:
     return EventRecorder(bus)
 
 
-@pytest.fixture
-async def redis_client() -> AsyncIterator[object]:
+async def connect_redis() -> Any:
     """A client of the real Redis at ``REDIS_URL``.
 
     Unreachable Redis skips the test with the reason, except under ``CI=true`` where it fails:
@@ -45,15 +45,63 @@ async def redis_client() -> AsyncIterator[object]:
         await client.ping()
     except Exception as exc:  # any connection problem means "no Redis here"
         await client.aclose()
-        message = f"Redis at {REDIS_URL} is unreachable: {exc!r}"
-        if IN_CI:
-            pytest.fail(message + " (CI=true requires it)")
-        pytest.skip(message)
+        _unreachable(exc)
+    return client
+
+
+def _unreachable(exc: Exception) -> None:
+    message = f"Redis at {REDIS_URL} is unreachable: {exc!r}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true requires it)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def require_redis() -> Callable[[], str]:
+    """A check to call where a fixture cannot depend on ``redis_client`` (e.g. only for one
+    parameter): it skips (or fails under CI) without Redis and returns ``REDIS_URL``."""
+
+    def check() -> str:
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        try:
+            client.ping()
+        except Exception as exc:
+            _unreachable(exc)
+        finally:
+            client.close()
+        return REDIS_URL
+
+    return check
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return REDIS_URL
+
+
+@pytest.fixture
+async def redis_client() -> AsyncIterator[Any]:
+    client = await connect_redis()
     yield client
     await client.aclose()
 
 
 @pytest.fixture
-def redis_namespace() -> str:
-    """A key prefix unique to one test, so tests never see each other's keys."""
-    return f"meshkit-test:{uuid.uuid4().hex[:12]}"
+def redis_namespace() -> Iterator[str]:
+    """A key prefix unique to one test, so tests never see each other's keys; whatever the
+    test left under it is deleted afterwards."""
+    namespace = f"meshkit-test:{uuid.uuid4().hex[:12]}"
+    yield namespace
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        keys = list(client.scan_iter(match=f"{namespace}:*"))
+        if keys:
+            client.delete(*keys)
+    except Exception:  # Redis is not there: nothing was left behind
+        pass
+    finally:
+        client.close()

@@ -4,12 +4,18 @@
 
     MeshError
     ├── ConfigError                    invalid options or configuration, raised at construction
+    │   └── InvalidRegistration        a service or instance record with bad fields (all listed)
     ├── PolicyRejected(retry_after)    a policy refused or stopped the call
     │   ├── CircuitOpen                the breaker is open (or half-open and out of probes)
     │   ├── RateLimited                the rate limiter said no
     │   ├── BulkheadFull               no concurrency slot and no room (or time) in the queue
     │   ├── TimeoutExceeded            the total or per-attempt deadline passed; work cancelled
     │   └── RetryBudgetExhausted       a retry was due but the shared budget forbids it
+    ├── RegistryError                  the service catalog refused a change
+    │   ├── ServiceAlreadyRegistered   an instance id already registered with other data
+    │   ├── InstanceNotFound           no instance has that id
+    │   └── StoreError                 the catalog's store failed (file corrupt or locked, Redis
+    │                                  down); the in-memory catalog is left as it was
     └── UpstreamError                  talking to another service failed
         ├── ConnectFailed
         ├── UpstreamTimeout
@@ -28,12 +34,17 @@ __all__ = [
     "CircuitOpen",
     "ConfigError",
     "ConnectFailed",
+    "InstanceNotFound",
+    "InvalidRegistration",
     "MeshError",
     "NoHealthyEndpoint",
     "PolicyRejected",
     "RateLimited",
+    "RegistryError",
     "RetryBudgetExhausted",
+    "ServiceAlreadyRegistered",
     "ServiceNotFound",
+    "StoreError",
     "TimeoutExceeded",
     "UpstreamError",
     "UpstreamTimeout",
@@ -103,6 +114,32 @@ class RetryBudgetExhausted(PolicyRejected):
     ) -> None:
         super().__init__(message, retry_after=retry_after, policy=policy)
         self.last_error = last_error
+
+
+class InvalidRegistration(ConfigError):
+    """A service or instance record failed validation; ``problems`` lists every bad field as
+    ``"field: what is wrong"``, and the message shows them all."""
+
+    def __init__(self, what: str, problems: list[str]) -> None:
+        super().__init__(f"invalid {what}: " + "; ".join(problems), option=None)
+        self.problems = problems
+
+
+class RegistryError(MeshError):
+    """The service catalog refused a change."""
+
+
+class ServiceAlreadyRegistered(RegistryError):
+    """An instance id is already registered with different data (re-registering the very same
+    record is idempotent and not an error)."""
+
+
+class InstanceNotFound(RegistryError):
+    """No registered instance has that id."""
+
+
+class StoreError(RegistryError):
+    """The catalog's store failed; the in-memory catalog was not changed."""
 
 
 class UpstreamError(MeshError):
