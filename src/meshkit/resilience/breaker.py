@@ -193,6 +193,12 @@ class CircuitBreaker:
         """Let every call through and count nothing until ``reset()``."""
         self._transition(_DISABLED, "disabled by operator")
 
+    def retry_after(self) -> float | None:
+        """Seconds until an OPEN circuit lets a probe through (``None`` in other states)."""
+        if self._state is not _OPEN:
+            return None
+        return max(0.0, self._open_until - self._clock.monotonic())
+
     def stats(self) -> CircuitBreakerStats:
         window = self._window
         window.refresh(self._clock.monotonic())

@@ -1,0 +1,240 @@
+"""One service as the caller sees it: its balancer, a breaker per endpoint, outlier detection,
+and the retry and timeout of its policy.
+
+Theory of operation
+-------------------
+A call is ``[total timeout] → [retry] → attempt``, and each attempt is:
+
+1. pick an endpoint (``NoHealthyEndpoint`` with ``retry_after`` if none is usable);
+2. ask that endpoint's breaker (``CircuitOpen`` would be a surprise — open breakers are out
+   of the pick — but a half-open breaker's probe slots can run out);
+3. run the caller's function with the endpoint's :class:`~meshkit.registry.Instance`,
+   counting it in flight;
+4. report the outcome to the balancer (latency; 429/503 back-off), the breaker (5xx and
+   errors are failures), and outlier detection (status or local error) — and turn their
+   verdicts into balancer state: an opened breaker or an ejection takes the endpoint out of
+   the pick, and one clock timer per such event puts it back when the break or ejection
+   ends (then a half-open probe or the next detection decides).
+
+Retries pick again, so a retry usually lands on another endpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from meshkit.balancing import BalancerOptions, Endpoint, LoadBalancer
+from meshkit.clock import Clock
+from meshkit.errors import UpstreamTimeout
+from meshkit.events import EventBus
+from meshkit.health.outlier import ErrorKind, OutlierDetector, OutlierOptions
+from meshkit.registry import InstanceState, Service
+from meshkit.resilience import (
+    CircuitBreaker,
+    CircuitBreakerOptions,
+    CircuitState,
+    Pipeline,
+    Retry,
+    RetryBudget,
+    RetryOptions,
+    Timeout,
+    TimeoutOptions,
+)
+from meshkit.resilience.backoff import Backoff
+
+__all__ = ["Classifier", "ServiceRoute"]
+
+T = TypeVar("T")
+Classifier = Callable[[Any], int | None]
+"""Reads an HTTP status out of a call's result (``None``: the result has none)."""
+
+_FAILURE_STATUSES = range(500, 600)
+
+
+class ServiceRoute:
+    """Calls to one service; built and kept current by :class:`~meshkit.ServiceMesh`."""
+
+    def __init__(
+        self,
+        service: Service,
+        *,
+        clock: Clock,
+        events: EventBus | None,
+        outlier: OutlierOptions | None,
+        breaker: CircuitBreakerOptions | None = None,
+        balancer: BalancerOptions | None = None,
+    ) -> None:
+        self.name = service.name
+        self._clock = clock
+        self._events = events
+        policy = service.policy
+        self.balancer = LoadBalancer(
+            balancer or BalancerOptions(algorithm=policy.algorithm, slow_start=policy.slow_start),
+            name=f"balancer:{service.name}",
+            clock=clock,
+            events=events,
+        )
+        self._breaker_options = (
+            (breaker or CircuitBreakerOptions(consecutive_failures=5, break_duration=10.0))
+            if policy.breaker
+            else None
+        )
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self.outlier = (
+            OutlierDetector(outlier, name=f"outlier:{service.name}", clock=clock, events=events)
+            if outlier is not None
+            else None
+        )
+        stages: list[Any] = []
+        if policy.timeout is not None:
+            stages.append(Timeout(TimeoutOptions(seconds=policy.timeout), clock=clock))
+        if policy.max_attempts > 1:
+            stages.append(
+                Retry(
+                    RetryOptions(
+                        max_attempts=policy.max_attempts,
+                        backoff=Backoff(kind="exponential_full_jitter", base=0.025, max_delay=1),
+                        budget=RetryBudget(clock=clock),
+                    ),
+                    name=f"retry:{service.name}",
+                    clock=clock,
+                    events=events,
+                )
+            )
+        self._pipeline = Pipeline(*stages) if stages else None
+
+    # -- keeping current ---------------------------------------------------------------------
+    def update(self, states: list[InstanceState]) -> None:
+        """Make the endpoints exactly these instances, with their health."""
+        self.balancer.set_endpoints(
+            Endpoint(s.instance.id, weight=s.instance.weight, zone=s.instance.zone,
+                     payload=s.instance)
+            for s in states
+        )  # fmt: skip
+        for state in states:
+            self.balancer.set_healthy(state.instance.id, state.is_up)
+        ids = {s.instance.id for s in states}
+        for gone in [i for i in self._breakers if i not in ids]:
+            del self._breakers[gone]
+        if self.outlier is not None:
+            self.outlier.update_endpoints(ids)
+
+    def evaluate_outliers(self) -> None:
+        if self.outlier is not None:
+            for ejection in self.outlier.evaluate(self._clock.monotonic()):
+                self._take_out_until(ejection.endpoint_id, ejection.until, "ejected")
+
+    # -- calling -----------------------------------------------------------------------------
+    async def call(
+        self,
+        fn: Callable[..., Awaitable[T]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        key: bytes | None = None,
+        classify: Classifier | None = None,
+    ) -> T:
+        if self._pipeline is None:
+            return await self._attempt(fn, args, kwargs, key, classify)
+        result: T = await self._pipeline.execute(self._attempt, fn, args, kwargs, key, classify)
+        return result
+
+    async def _attempt(
+        self,
+        fn: Callable[..., Awaitable[T]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        key: bytes | None,
+        classify: Classifier | None,
+    ) -> T:
+        balancer = self.balancer
+        endpoint = balancer.pick(key)
+        breaker = self._breaker(endpoint.id)
+        ticket = breaker.admit() if breaker is not None else 0
+        balancer.start(endpoint)
+        started = self._clock.monotonic()
+        status: int | None = None
+        try:
+            result = await fn(endpoint.payload, *args, **kwargs)
+        except BaseException as exc:
+            latency = self._clock.monotonic() - started
+            balancer.finish(endpoint, latency)
+            if isinstance(exc, Exception):
+                self._failed(endpoint, breaker, ticket, latency, exc)
+            elif breaker is not None:
+                breaker.release(ticket)  # cancelled: no verdict
+            raise
+        latency = self._clock.monotonic() - started
+        if classify is not None:
+            status = classify(result)
+        retry_after = getattr(result, "retry_after", None)
+        balancer.finish(endpoint, latency, status=status, retry_after=retry_after)
+        failed = status is not None and status in _FAILURE_STATUSES
+        if breaker is not None:
+            self._breaker_verdict(endpoint.id, breaker, ticket, latency, failed=failed)
+        if self.outlier is not None:
+            self._outlier(endpoint.id, status if status is not None else 200)
+        return result
+
+    # -- verdicts ----------------------------------------------------------------------------
+    def _failed(
+        self,
+        endpoint: Endpoint,
+        breaker: CircuitBreaker | None,
+        ticket: int,
+        latency: float,
+        exc: Exception,
+    ) -> None:
+        if breaker is not None:
+            self._breaker_verdict(endpoint.id, breaker, ticket, latency, failed=True)
+        if self.outlier is not None:
+            timed_out = isinstance(exc, UpstreamTimeout | TimeoutError)
+            self._outlier(endpoint.id, ErrorKind.TIMEOUT if timed_out else ErrorKind.CONNECT_FAILED)
+
+    def _breaker_verdict(
+        self,
+        endpoint_id: str,
+        breaker: CircuitBreaker,
+        ticket: int,
+        latency: float,
+        *,
+        failed: bool,
+    ) -> None:
+        was_open = breaker.state is CircuitState.OPEN
+        if failed:
+            breaker.record_failure(ticket, latency)
+        else:
+            breaker.record_success(ticket, latency)
+        remaining = breaker.retry_after()
+        if remaining is not None and not was_open:  # it just opened (or re-opened)
+            self._take_out_until(endpoint_id, self._clock.monotonic() + remaining, "breaker")
+
+    def _outlier(self, endpoint_id: str, outcome: int | ErrorKind) -> None:
+        assert self.outlier is not None
+        ejection = self.outlier.record(endpoint_id, outcome, self._clock.monotonic())
+        if ejection is not None:
+            self._take_out_until(endpoint_id, ejection.until, "ejected")
+
+    def _breaker(self, endpoint_id: str) -> CircuitBreaker | None:
+        options = self._breaker_options
+        if options is None:
+            return None
+        breaker = self._breakers.get(endpoint_id)
+        if breaker is None:
+            breaker = self._breakers[endpoint_id] = CircuitBreaker(
+                options,
+                name=f"breaker:{self.name}:{endpoint_id}",
+                clock=self._clock,
+                events=self._events,
+            )
+        return breaker
+
+    def _take_out_until(self, endpoint_id: str, until: float, flag: str) -> None:
+        setter = self.balancer.set_ejected if flag == "ejected" else self.balancer.set_breaker_open
+        setter(endpoint_id, True)
+
+        def back() -> None:
+            setter(endpoint_id, False)
+
+        self._clock.call_later(max(0.0, until - self._clock.monotonic()), back)
