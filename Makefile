@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/ratelimit.py
 	$(BIN)/python bench/balancing.py
+	$(BIN)/python bench/slow_endpoint.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

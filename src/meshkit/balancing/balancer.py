@@ -21,9 +21,10 @@ Building the snapshot, in order:
    passed; the hashing algorithms keep full weights (moving keys while ramping would defeat
    them).
 
-Requests report back with ``start(endpoint)`` / ``finish(endpoint, latency, status=...)``:
-the in-flight counts feed least-request and peak-EWMA, the latency feeds the EWMA, and a
-429/503 makes ``p2c_ewma`` avoid the endpoint until its ``Retry-After`` has passed.
+Requests report back with ``started = start(endpoint)`` / ``finish(endpoint, started, ...)``:
+the in-flight counts (and their start times) feed least-request and peak-EWMA, the latency
+feeds the EWMA, and a 429/503 makes ``p2c_ewma`` avoid the endpoint until its
+``Retry-After`` has passed.
 """
 
 from __future__ import annotations
@@ -195,28 +196,39 @@ class LoadBalancer:
             )
         return self._pick(key)
 
-    @staticmethod
-    def start(endpoint: Endpoint) -> None:
-        """A request to ``endpoint`` began."""
+    def start(self, endpoint: Endpoint) -> float:
+        """A request to ``endpoint`` began; returns its start time (pass it to ``finish``)."""
+        now = self._clock.monotonic()
         endpoint.in_flight += 1
+        endpoint.pending_since += now
+        return now
 
     def finish(
         self,
         endpoint: Endpoint,
-        latency: float,
+        started: float,
         *,
         status: int | None = None,
         retry_after: float | None = None,
-    ) -> None:
-        """A request to ``endpoint`` ended after ``latency`` seconds (``status``: its HTTP
-        status, if any; ``retry_after``: the answer's Retry-After, seconds)."""
+        failed: bool = False,
+    ) -> float:
+        """The request to ``endpoint`` that began at ``started`` ended: with HTTP ``status``
+        if any (``retry_after``: its Retry-After, seconds), or ``failed`` with no answer (an
+        error, a timeout). Returns its latency.
+
+        A failure's latency is only a lower bound of what the endpoint would have taken, so
+        the peak-EWMA takes it ``failure_penalty`` times over."""
+        now = self._clock.monotonic()
+        latency = now - started
         endpoint.in_flight -= 1
+        endpoint.pending_since = endpoint.pending_since - started if endpoint.in_flight else 0.0
         if self._ewma is not None:
-            now = self._clock.monotonic()
-            self._ewma.observe(endpoint, latency, now)
+            sample = latency * self.options.failure_penalty if failed else latency
+            self._ewma.observe(endpoint, sample, now)
             if status in _PENALISING_STATUSES:
                 wait = retry_after if retry_after is not None else self.options.penalty
                 endpoint.penalty_until = now + wait
+        return latency
 
     # -- the snapshot ------------------------------------------------------------------------
     def _rebuild(self) -> None:

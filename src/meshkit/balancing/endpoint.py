@@ -33,6 +33,7 @@ class Endpoint:
         "in_flight",
         "payload",
         "penalty_until",
+        "pending_since",
         "weight",
         "zone",
     )
@@ -58,6 +59,7 @@ class Endpoint:
         self.ejected = False
         self.breaker_open = False
         self.in_flight = 0
+        self.pending_since = 0.0  # sum of the start times of the requests in flight
         self.ewma = 0.0  # seconds; 0 until the first response is measured
         self.ewma_at = 0.0  # monotonic time of the last EWMA update
         self.penalty_until = 0.0  # answered 429/503: avoided until then

@@ -5,11 +5,12 @@ it changes, so per-key state (caches, sessions) survives scaling. Hashes are 64-
 the same in every process and on every node (Python's ``hash()`` is salted per process).
 
 * ``RingHash`` places ``replicas x weight / 100`` points per endpoint on a 64-bit ring (100
-  is the default weight), named after the endpoint alone, so an endpoint's points do not move
-  when others come or go; a key goes to the first point at or after its hash. An index by
-  the top 16 bits of the hash narrows each search to the points of one 1/65536 slice of the
-  ring, so a pick costs the same at 10 endpoints and 10,000. When one of N endpoints leaves,
-  only its keys move (about 1/N).
+  is the default weight; 1024 replicas keep an endpoint's share within a few per cent of
+  fair), named after the endpoint alone, so an endpoint's points do not move when others come
+  or go (beyond ``max_points`` in all, each endpoint gets proportionally fewer). A key goes
+  to the first point at or after its hash. An index by the top 16 bits of the hash narrows
+  each search to the points of one 1/65536 slice of the ring, so a pick costs about the same
+  at 10 endpoints and 10,000. When one of N endpoints leaves, only its keys move (about 1/N).
 * ``Maglev`` fills a lookup table of prime size ``table_size`` by letting endpoints take turns
   claiming slots from their own permutation (offset and skip from two hashes of the id),
   weighted endpoints taking more turns. Pick: one hash and one list index, O(1). Slightly more
@@ -34,6 +35,8 @@ _NO_KEY = b""
 _DEFAULT_WEIGHT = 100
 _SLICE_SHIFT = 48  # index the ring by the top 16 bits of a 64-bit hash
 _SLICES = 1 << (64 - _SLICE_SHIFT)
+_OWNER_BITS = 24  # up to 16 million endpoints
+_OWNER_MASK = (1 << _OWNER_BITS) - 1
 
 
 def hash64(data: bytes) -> int:
@@ -44,16 +47,19 @@ def hash64(data: bytes) -> int:
 class RingHash:
     """Consistent hashing on a ring of weighted virtual nodes."""
 
-    __slots__ = ("_endpoints", "_hashes", "_index", "_owners", "replicas")
+    __slots__ = ("_cache", "_endpoints", "_hashes", "_index", "_owners", "max_points", "replicas")
     name = "ring_hash"
 
-    def __init__(self, *, replicas: int = 100) -> None:
-        _validate.between("replicas", replicas, 1, 10_000)
+    def __init__(self, *, replicas: int = 1024, max_points: int = 1 << 21) -> None:
+        _validate.between("replicas", replicas, 1, 100_000)
+        _validate.between("max_points", max_points, 1024, 1 << 26)
         self.replicas = replicas
+        self.max_points = max_points
         self._endpoints: Sequence[Endpoint] = ()
         self._hashes = array.array("Q")
         self._owners = array.array("I")
         self._index: list[int] = [0] * (_SLICES + 1)
+        self._cache: dict[tuple[str, int], list[int]] = {}
 
     def rebuild(self, endpoints: Sequence[Endpoint], weights: Sequence[float]) -> None:
         self._endpoints = tuple(endpoints)
@@ -62,19 +68,30 @@ class RingHash:
             self._index = [0] * (_SLICES + 1)
             return
         per_unit = self.replicas / _DEFAULT_WEIGHT
-        points: list[tuple[int, int]] = []
+        # Past max_points every endpoint gets proportionally fewer points; floor() keeps the
+        # counts unchanged when one endpoint of thousands comes or goes.
+        scale = min(1.0, self.max_points / (per_unit * sum(weights)))
+        cache: dict[tuple[str, int], list[int]] = {}
+        points: list[int] = []
         for index, (endpoint, weight) in enumerate(zip(endpoints, weights, strict=True)):
-            count = max(1, round(per_unit * weight))
-            prefix = endpoint.id.encode()
-            points.extend((hash64(b"%s_%d" % (prefix, r)), index) for r in range(count))
+            count = max(1, int(per_unit * weight * scale))
+            key = (endpoint.id, count)
+            hashes = self._cache.get(key)
+            if hashes is None:
+                prefix = endpoint.id.encode()
+                hashes = [hash64(b"%s_%d" % (prefix, r)) for r in range(count)]
+            cache[key] = hashes
+            # One int per point (hash above, owner below) sorts in C, without tuples.
+            points.extend([(h << _OWNER_BITS) | index for h in hashes])
+        self._cache = cache  # only the current endpoints' points are kept
         points.sort()
-        # Packed arrays: 8 + 4 bytes a point instead of two object pointers and an int object,
-        # so a 10,000-endpoint ring stays cache-friendly.
-        self._hashes = array.array("Q", [h for h, _ in points])
-        self._owners = array.array("I", [owner for _, owner in points])
-        hashes = self._hashes
-        self._index = [bisect.bisect_left(hashes, s << _SLICE_SHIFT) for s in range(_SLICES)]
-        self._index.append(len(hashes))
+        # Packed arrays: 8 + 4 bytes a point instead of object pointers and int objects, so a
+        # 10,000-endpoint ring stays cache-friendly.
+        self._hashes = array.array("Q", [p >> _OWNER_BITS for p in points])
+        self._owners = array.array("I", [p & _OWNER_MASK for p in points])
+        ring = self._hashes
+        self._index = [bisect.bisect_left(ring, s << _SLICE_SHIFT) for s in range(_SLICES)]
+        self._index.append(len(ring))
 
     def pick(self, key: bytes | None = None) -> Endpoint:
         hashed = hash64(key or _NO_KEY)

@@ -10,7 +10,10 @@ almost as good (Mitzenmacher, "The Power of Two Choices in Randomized Load Balan
 a slower sample replaces the average at once, a faster one only pulls it down gradually, and
 with no samples it decays toward zero over ``decay`` seconds so an endpoint that was slow is
 probed again eventually. Endpoints never measured cost ``default_rtt``; costs are compared
-per unit of weight. An endpoint that
+per unit of weight. Two refinements past Finagle's: the requests still in flight count with
+their mean age when that exceeds the estimate (a slowdown shows before the first slow answer
+returns), and a failed request's latency counts ``failure_penalty`` times over (a timeout
+shows only that the endpoint takes at least that long). An endpoint that
 answered 429 or 503 is avoided until its ``Retry-After`` has passed (see
 :meth:`LoadBalancer.finish`), unless both candidates are so penalised.
 """
@@ -109,7 +112,13 @@ class PeakEwma(_TwoChoices):
         else:
             idle = now - endpoint.ewma_at
             latency = ewma * math.exp(-idle / self._decay) if idle > 0 else ewma
-        return latency * (endpoint.in_flight + 1)
+        pending = endpoint.in_flight
+        if pending:
+            # Requests still waiting already took this long on average: evidence of a slowdown
+            # before any of them answers.
+            waited = now - endpoint.pending_since / pending
+            latency = max(latency, waited)
+        return latency * (pending + 1)
 
     def observe(self, endpoint: Endpoint, latency: float, now: float) -> None:
         """Fold one response time into the endpoint's peak EWMA."""

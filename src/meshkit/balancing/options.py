@@ -34,7 +34,9 @@ class BalancerOptions:
     that joined or came back from ``slow_start_min_weight`` to full, shaped by
     ``slow_start_aggression`` (1 = linear; larger = faster at first). ``penalty``: seconds to
     avoid an endpoint that answered 429/503 without a ``Retry-After`` (``p2c_ewma``).
-    ``default_rtt`` / ``ewma_decay``: the peak-EWMA's prior and memory, seconds.
+    ``default_rtt`` / ``ewma_decay``: the peak-EWMA's prior and memory, seconds;
+    ``failure_penalty``: how many times its latency a failed request (error, timeout) counts
+    for in the EWMA — it only shows the endpoint takes *at least* that long.
     ``no_endpoint_retry_after``: the ``retry_after`` of ``NoHealthyEndpoint``.
     ``ring_replicas`` / ``maglev_table_size``: the hashing structures' sizes.
     """
@@ -48,8 +50,9 @@ class BalancerOptions:
     penalty: float = 1.0
     default_rtt: float = 0.03
     ewma_decay: float = 10.0
+    failure_penalty: float = 5.0
     no_endpoint_retry_after: float = 1.0
-    ring_replicas: int = 100
+    ring_replicas: int = 1024
     maglev_table_size: int = 65537
 
     def __post_init__(self) -> None:
@@ -59,6 +62,7 @@ class BalancerOptions:
         _validate.greater_than("slow_start_aggression", self.slow_start_aggression, 0.0)
         _validate.between("slow_start_min_weight", self.slow_start_min_weight, 0.0, 1.0)
         _validate.greater_than("slow_start_min_weight", self.slow_start_min_weight, 0.0)
+        _validate.at_least("failure_penalty", self.failure_penalty, 1.0)
         for option in ("penalty", "default_rtt", "ewma_decay", "no_endpoint_retry_after"):
             _validate.positive(option, getattr(self, option))
 

@@ -152,24 +152,21 @@ class ServiceRoute:
         endpoint = balancer.pick(key)
         breaker = self._breaker(endpoint.id)
         ticket = breaker.admit() if breaker is not None else 0
-        balancer.start(endpoint)
-        started = self._clock.monotonic()
+        started = balancer.start(endpoint)
         status: int | None = None
         try:
             result = await fn(endpoint.payload, *args, **kwargs)
         except BaseException as exc:
-            latency = self._clock.monotonic() - started
-            balancer.finish(endpoint, latency)
+            latency = balancer.finish(endpoint, started, failed=True)
             if isinstance(exc, Exception):
                 self._failed(endpoint, breaker, ticket, latency, exc)
             elif breaker is not None:
                 breaker.release(ticket)  # cancelled: no verdict
             raise
-        latency = self._clock.monotonic() - started
         if classify is not None:
             status = classify(result)
         retry_after = getattr(result, "retry_after", None)
-        balancer.finish(endpoint, latency, status=status, retry_after=retry_after)
+        latency = balancer.finish(endpoint, started, status=status, retry_after=retry_after)
         failed = status is not None and status in _FAILURE_STATUSES
         if breaker is not None:
             self._breaker_verdict(endpoint.id, breaker, ticket, latency, failed=failed)

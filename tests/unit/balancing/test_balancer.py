@@ -118,7 +118,7 @@ def test_set_endpoints_keeps_live_state_of_known_ids(clock: FakeClock) -> None:
     balancer.set_endpoints([Endpoint("a"), Endpoint("b")])
     balancer.set_healthy("a", False)
     endpoint = balancer.pick()
-    balancer.start(endpoint)
+    balancer.start(endpoint)  # one request in flight
     balancer.set_endpoints([Endpoint("a", weight=50), Endpoint("b", weight=7), Endpoint("c")])
     live = balancer.get("b")
     assert live is endpoint
@@ -131,18 +131,44 @@ def test_set_endpoints_keeps_live_state_of_known_ids(clock: FakeClock) -> None:
 
 
 def test_finish_feeds_latency_and_penalises_429(clock: FakeClock) -> None:
-    balancer = make(clock, algorithm="p2c_ewma", penalty=3.0)
+    balancer = make(clock, algorithm="p2c_ewma", penalty=3.0, failure_penalty=4.0)
     balancer.set_endpoints([Endpoint("a"), Endpoint("b")])
     a = balancer.get("a")
     assert a is not None
-    balancer.start(a)
-    balancer.finish(a, 0.05, status=200)
+    started = balancer.start(a)
+    clock.advance(0.05)
+    assert balancer.finish(a, started, status=200) == pytest.approx(0.05)
     assert a.in_flight == 0
-    assert a.ewma == 0.05
-    balancer.start(a)
-    balancer.finish(a, 0.01, status=429)
-    assert a.penalty_until == 3.0
-    balancer.start(a)
-    balancer.finish(a, 0.01, status=503, retry_after=8.0)
-    assert a.penalty_until == 8.0
+    assert a.ewma == pytest.approx(0.05)
+    balancer.finish(a, balancer.start(a), status=429)
+    assert a.penalty_until == pytest.approx(3.05)
+    balancer.finish(a, balancer.start(a), status=503, retry_after=8.0)
+    assert a.penalty_until == pytest.approx(8.05)
     assert set(spread(balancer, 50)) == {"b"}
+
+
+def test_a_failure_counts_its_latency_several_times_over(clock: FakeClock) -> None:
+    balancer = make(clock, algorithm="p2c_ewma", failure_penalty=4.0)
+    balancer.set_endpoints([Endpoint("a")])
+    a = balancer.get("a")
+    assert a is not None
+    started = balancer.start(a)
+    clock.advance(0.1)  # e.g. cancelled by a 100 ms timeout
+    balancer.finish(a, started, failed=True)
+    assert a.ewma == pytest.approx(0.4)
+
+
+def test_requests_in_flight_raise_the_cost_before_they_answer(clock: FakeClock) -> None:
+    balancer = make(clock, algorithm="p2c_ewma")
+    balancer.set_endpoints([Endpoint("stuck"), Endpoint("fine")])
+    stuck, fine = balancer.get("stuck"), balancer.get("fine")
+    assert stuck is not None
+    assert fine is not None
+    for endpoint in (stuck, fine):
+        balancer.finish(endpoint, balancer.start(endpoint))  # both measured at ~0 s
+    fine.ewma = 0.010
+    stuck.ewma = 0.005  # looked faster...
+    balancer.start(stuck)
+    clock.advance(0.2)  # ...but its request has been waiting 200 ms
+    fine.ewma_at = stuck.ewma_at = clock.monotonic()
+    assert set(spread(balancer, 30)) == {"fine"}

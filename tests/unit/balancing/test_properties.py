@@ -39,11 +39,12 @@ def _moved(picker_factory: type[RingHash] | type[Maglev], n: int, leaving: int) 
     rest = [e for i, e in enumerate(eps) if i != leaving]
     after = picker_factory()
     after.rebuild(rest, [100.0] * (n - 1))
-    keys = [f"key-{i}".encode() for i in range(4000)]
+    keys = [f"key-{i}".encode() for i in range(20_000)]
     return sum(before.pick(k).id != after.pick(k).id for k in keys) / len(keys)
 
 
-@settings(max_examples=12, deadline=None)
+# Ring hashing is balanced only in probability: the same examples every run keep this exact.
+@settings(max_examples=12, deadline=None, derandomize=True)
 @given(n=st.integers(5, 60), data=st.data())
 def test_consistent_hashing_moves_few_keys_when_one_leaves(n: int, data: st.DataObject) -> None:
     leaving = data.draw(st.integers(0, n - 1))
