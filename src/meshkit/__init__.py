@@ -5,24 +5,33 @@ The public surface is the names below; ``tests/test_public_api.py`` locks it.
 
 from __future__ import annotations
 
+from meshkit.balancing import BalancerOptions, Endpoint, LoadBalancer
 from meshkit.clock import SYSTEM_CLOCK, Clock, FakeClock, SystemClock
 from meshkit.errors import (
     BulkheadFull,
     CircuitOpen,
     ConfigError,
     ConnectFailed,
+    InstanceNotFound,
+    InvalidRegistration,
     MeshError,
     NoHealthyEndpoint,
     PolicyRejected,
     RateLimited,
+    RegistryError,
     RetryBudgetExhausted,
+    ServiceAlreadyRegistered,
     ServiceNotFound,
+    StoreError,
     TimeoutExceeded,
     UpstreamError,
     UpstreamTimeout,
 )
 from meshkit.events import Event, EventBus
+from meshkit.health import HealthStatus
+from meshkit.mesh import ServiceMesh
 from meshkit.ratelimit import Rate, RateLimiter, RateLimitOptions
+from meshkit.registry import Catalog, Instance, MemoryStore, Registry, Service, SqliteStore
 from meshkit.resilience import (
     Backoff,
     Bulkhead,
@@ -49,10 +58,12 @@ __version__ = "0.1.0"
 __all__ = [
     "SYSTEM_CLOCK",
     "Backoff",
+    "BalancerOptions",
     "Bulkhead",
     "BulkheadFull",
     "BulkheadOptions",
     "BulkheadPools",
+    "Catalog",
     "CircuitBreaker",
     "CircuitBreakerOptions",
     "CircuitOpen",
@@ -60,13 +71,20 @@ __all__ = [
     "Clock",
     "ConfigError",
     "ConnectFailed",
+    "Endpoint",
     "Event",
     "EventBus",
     "FakeClock",
     "Fallback",
     "FallbackOptions",
+    "HealthStatus",
     "Hedging",
     "HedgingOptions",
+    "Instance",
+    "InstanceNotFound",
+    "InvalidRegistration",
+    "LoadBalancer",
+    "MemoryStore",
     "MeshError",
     "NoHealthyEndpoint",
     "OutcomeFilter",
@@ -76,11 +94,18 @@ __all__ = [
     "RateLimitOptions",
     "RateLimited",
     "RateLimiter",
+    "Registry",
+    "RegistryError",
     "Retry",
     "RetryBudget",
     "RetryBudgetExhausted",
     "RetryOptions",
+    "Service",
+    "ServiceAlreadyRegistered",
+    "ServiceMesh",
     "ServiceNotFound",
+    "SqliteStore",
+    "StoreError",
     "SystemClock",
     "Timeout",
     "TimeoutExceeded",

@@ -20,3 +20,7 @@ def test_demo_runs_every_scene_and_exits_zero() -> None:
     # plain retries tripled the load of an outage; the budget held it to 1.25x
     assert "3.00x" in result.output
     assert "1.25x" in result.output
+    # the mesh scene: a stopped instance turned critical and came back
+    assert "Service mesh: orders-2 stops" in result.output
+    assert "passing -> critical" in result.output
+    assert "critical -> passing" in result.output

@@ -14,7 +14,8 @@ A call is ``[total timeout] → [retry] → attempt``, and each attempt is:
    errors are failures), and outlier detection (status or local error) — and turn their
    verdicts into balancer state: an opened breaker or an ejection takes the endpoint out of
    the pick, and one clock timer per such event puts it back when the break or ejection
-   ends (then a half-open probe or the next detection decides).
+   ends (then a half-open probe or the next detection decides) — or sooner, when an active
+   health check sees the endpoint pass again after it was critical.
 
 Retries pick again, so a retry usually lands on another endpoint.
 """
@@ -113,12 +114,28 @@ class ServiceRoute:
             for s in states
         )  # fmt: skip
         for state in states:
-            self.balancer.set_healthy(state.instance.id, state.is_up)
+            endpoint_id = state.instance.id
+            endpoint = self.balancer.get(endpoint_id)
+            recovered = endpoint is not None and not endpoint.healthy and state.is_up
+            self.balancer.set_healthy(endpoint_id, state.is_up)
+            if recovered:
+                self._forgive(endpoint_id)
         ids = {s.instance.id for s in states}
         for gone in [i for i in self._breakers if i not in ids]:
             del self._breakers[gone]
         if self.outlier is not None:
             self.outlier.update_endpoints(ids)
+
+    def _forgive(self, endpoint_id: str) -> None:
+        """An active check saw the endpoint come back: what passive signals held against it
+        (an ejection, an open breaker) ends now, as in Envoy; slow start eases it back in."""
+        if self.outlier is not None:
+            self.outlier.uneject(endpoint_id, self._clock.monotonic())
+        breaker = self._breakers.get(endpoint_id)
+        if breaker is not None:
+            breaker.reset()
+        self.balancer.set_ejected(endpoint_id, False)
+        self.balancer.set_breaker_open(endpoint_id, False)
 
     def evaluate_outliers(self) -> None:
         if self.outlier is not None:

@@ -12,7 +12,7 @@ import asyncio
 import click
 
 from meshkit.clock import SYSTEM_CLOCK, Clock
-from meshkit.demo import scene_breaker, scene_ratelimit, scene_retry
+from meshkit.demo import scene_breaker, scene_mesh, scene_ratelimit, scene_retry
 
 __all__ = ["run_demo"]
 
@@ -21,11 +21,12 @@ async def _show(clock: Clock) -> None:
     await scene_breaker.run(clock)
     await scene_retry.run(clock)
     await scene_ratelimit.run(clock)
+    await scene_mesh.run(clock)
 
 
 def run_demo(clock: Clock = SYSTEM_CLOCK) -> int:
     """Run every scene; return the process exit status."""
-    click.secho("meshkit — resilience showcase", bold=True)
+    click.secho("meshkit — showcase", bold=True)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a core dependency on Linux

@@ -115,3 +115,16 @@ def test_maglev_honours_weights() -> None:
 def test_maglev_table_size_must_be_prime() -> None:
     with pytest.raises(ConfigError, match="prime"):
         Maglev(table_size=65536)
+
+
+def test_smooth_wrr_rebuilds_do_not_starve_light_endpoints() -> None:
+    picker = SmoothWeightedRoundRobin()
+    eps = [Endpoint("a"), Endpoint("b"), Endpoint("light", weight=5)]
+    weights = [100.0, 100.0, 5.0]
+    picker.rebuild(eps, weights)
+    counts: Counter[str] = Counter()
+    for i in range(4100):
+        counts[picker.pick().id] += 1
+        if i % 3 == 0:  # e.g. slow-start steps or health flaps, far more often than a cycle
+            picker.rebuild(eps, weights)
+    assert counts["light"] == pytest.approx(4100 * 5 / 205, abs=3)

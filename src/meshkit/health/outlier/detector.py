@@ -166,6 +166,16 @@ class OutlierDetector:
             return self._eject(endpoint_id, endpoint, EjectionReason.CONSECUTIVE_5XX, now)
         return None
 
+    def uneject(self, endpoint_id: str, now: float) -> bool:
+        """End an ejection early — an active health check just saw the endpoint pass (Envoy's
+        ``successful_active_health_check_uneject_host``). True if it was ejected."""
+        endpoint = self._ejected.get(endpoint_id)
+        if endpoint is None or endpoint.ejected_until <= now:
+            return False
+        endpoint.ejected_until = now
+        self._release_expired(now)
+        return True
+
     def is_ejected(self, endpoint_id: str, now: float) -> bool:
         endpoint = self._endpoints.get(endpoint_id)
         return endpoint is not None and endpoint.ejected_until > now
