@@ -121,6 +121,10 @@ class ServiceMesh:
     async def deregister(self, instance_id: str) -> None:
         await self.registry.deregister(instance_id)
 
+    async def deregister_service(self, name: str) -> None:
+        """Remove a service and its instances (``ServiceNotFound`` if unknown)."""
+        await self.registry.deregister_service(name)
+
     def heartbeat(self, instance_id: str) -> TTLCheck:
         """The TTL check of an instance registered with ``check.kind = "ttl"``: call its
         ``pass_()`` / ``warn()`` / ``fail()`` within the TTL."""

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from meshkit.errors import NoHealthyEndpoint, ServiceNotFound
+from meshkit.errors import InstanceNotFound, NoHealthyEndpoint, ServiceNotFound
 from meshkit.health.status import HealthStatus
 from meshkit.mesh import ServiceMesh
 from meshkit.registry import SqliteStore
@@ -107,6 +107,10 @@ async def test_unknown_and_empty_services(mesh: ServiceMesh) -> None:
 
     with pytest.raises(ServiceNotFound):
         await mesh.call("nope", call)
+    with pytest.raises(ServiceNotFound):
+        await mesh.deregister_service("nope")
+    with pytest.raises(InstanceNotFound):
+        await mesh.deregister("nope-1")
     await mesh.register_service({"name": "empty"})
     with pytest.raises(NoHealthyEndpoint) as info:
         await mesh.call("empty", call)
