@@ -19,3 +19,40 @@ def demo() -> None:
     from meshkit.demo import run_demo
 
     raise SystemExit(run_demo())
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+def validate(config: str) -> None:
+    """Check a gateway config file; print every problem, start nothing."""
+    from meshkit.errors import ConfigError
+    from meshkit.gateway import load_config
+
+    try:
+        loaded = load_config(config)
+    except ConfigError as exc:
+        click.echo(f"invalid: {exc}", err=True)
+        raise SystemExit(2) from None
+    click.echo(
+        f"{config}: valid ({len(loaded.services)} services, {len(loaded.routes)} routes, "
+        f"listening on {loaded.listen.host}:{loaded.listen.port})"
+    )
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option(
+    "--drain", default=10.0, show_default=True, help="Seconds to finish requests on stop."
+)
+def run(config: str, drain: float) -> None:
+    """Run the gateway described by CONFIG until SIGINT or SIGTERM."""
+    from meshkit.errors import ConfigError
+    from meshkit.gateway import load_config
+    from meshkit.gateway.run import serve
+
+    try:
+        loaded = load_config(config)
+    except ConfigError as exc:
+        click.echo(f"invalid: {exc}", err=True)
+        raise SystemExit(2) from None
+    raise SystemExit(serve(loaded, drain=drain))

@@ -1,6 +1,7 @@
 """A real HTTP/1.1 server on loopback that plays an upstream service in tests and demos.
 
-It answers every request with ``status`` after ``delay`` seconds (on the given clock), serves
+It reads Content-Length and chunked bodies, answers every request with ``status`` after
+``delay`` seconds (on the given clock) and an echo line (or ``body``), serves
 ``/health`` with 200 or 503 by ``healthy``, keeps connections alive, and counts requests.
 ``stop()`` closes the listener *and* every open connection, as a crashed process would;
 ``start()`` again listens on the same port.
@@ -32,6 +33,8 @@ class FakeUpstream:
         self.delay = 0.0
         self.healthy = True
         self.retry_after: str | None = None
+        self.body: bytes | None = None  # answer with these bytes instead of the echo line
+        self.last_headers: dict[str, str] = {}
         self.requests = 0
         self.health_checks = 0
         self._clock = clock
@@ -76,10 +79,9 @@ class FakeUpstream:
                     name, sep, value = line.partition(":")
                     if sep:
                         headers[name.strip().lower()] = value.strip()
-                length = int(headers.get("content-length", "0") or 0)
-                if length:
-                    await reader.readexactly(length)
-                status, body, extra = await self._answer(method, path)
+                received = await _read_body(reader, headers)
+                self.last_headers = headers
+                status, body, extra = await self._answer(method, path, received)
                 reason = _REASONS.get(status, "Status")
                 response = (
                     f"HTTP/1.1 {status} {reason}\r\ncontent-length: {len(body)}\r\n"
@@ -96,7 +98,7 @@ class FakeUpstream:
             with contextlib.suppress(Exception):
                 writer.close()
 
-    async def _answer(self, method: str, path: str) -> tuple[int, bytes, str]:
+    async def _answer(self, method: str, path: str, received: int) -> tuple[int, bytes, str]:
         if path == "/health":
             self.health_checks += 1
             return (200 if self.healthy else 503), b"ok" if self.healthy else b"down", ""
@@ -104,7 +106,27 @@ class FakeUpstream:
         if self.delay > 0:
             await self._clock.sleep(self.delay)
         extra = f"retry-after: {self.retry_after}\r\n" if self.retry_after else ""
-        return self.status, f"{self.name} {method} {path}".encode(), extra
+        if self.body is not None:
+            return self.status, self.body, extra
+        text = f"{self.name} {method} {path}" + (f" body={received}" if received else "")
+        return self.status, text.encode(), extra
 
     def __repr__(self) -> str:
         return f"FakeUpstream({self.name!r}, port={self.port}, running={self.running})"
+
+
+async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> int:
+    """Read (and count) a Content-Length or chunked request body."""
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        total = 0
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip().split(b";")[0], 16)
+            if size == 0:
+                await reader.readuntil(b"\r\n")  # no trailers: the empty line
+                return total
+            await reader.readexactly(size + 2)
+            total += size
+    length = int(headers.get("content-length", "0") or 0)
+    if length:
+        await reader.readexactly(length)
+    return length

@@ -1,0 +1,17 @@
+"""The gateway / sidecar: an HTTP/1.1 reverse proxy on uvloop and llhttp, routing to services
+of the mesh with their balancing and resilience policies."""
+
+from __future__ import annotations
+
+from meshkit.gateway.config import GatewayConfig, load_config, parse_config
+from meshkit.gateway.limits import GatewayLimits
+from meshkit.gateway.proxy import ERROR_TABLE, Gateway
+
+__all__ = [
+    "ERROR_TABLE",
+    "Gateway",
+    "GatewayConfig",
+    "GatewayLimits",
+    "load_config",
+    "parse_config",
+]

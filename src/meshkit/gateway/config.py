@@ -1,0 +1,184 @@
+"""The gateway's YAML configuration, validated by pydantic before anything starts.
+
+A bad file is refused as a whole with :class:`~meshkit.errors.ConfigError` listing every
+problem as ``key.path (line N): reason`` — the line found by walking the YAML node tree.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from meshkit.errors import ConfigError
+from meshkit.gateway.limits import GatewayLimits
+from meshkit.gateway.router import Route
+from meshkit.registry.models import HealthCheckSpec, ServicePolicy
+
+__all__ = ["GatewayConfig", "load_config", "parse_config"]
+
+_NAME = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ListenConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+
+
+class LimitsConfig(_Strict):
+    max_request_line: Annotated[int, Field(ge=64, le=1 << 20)] = 8 * 1024
+    max_header_line: Annotated[int, Field(ge=64, le=1 << 20)] = 8 * 1024
+    max_headers_size: Annotated[int, Field(ge=256, le=1 << 24)] = 64 * 1024
+    max_headers: Annotated[int, Field(ge=1, le=10_000)] = 100
+    max_body: Annotated[int, Field(ge=0)] = 10 * 1024 * 1024
+    header_timeout: Annotated[float, Field(gt=0)] = 10.0
+    idle_timeout: Annotated[float, Field(gt=0)] = 60.0
+    body_timeout: Annotated[float, Field(gt=0)] = 30.0
+
+    def build(self) -> GatewayLimits:
+        return GatewayLimits(**self.model_dump())
+
+
+class InstanceConfig(_Strict):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)]
+    weight: Annotated[int, Field(ge=0, le=10_000)] = 100
+    zone: str | None = None
+    check: HealthCheckSpec = HealthCheckSpec()
+
+
+class ServiceConfig(_Strict):
+    name: Annotated[str, Field(pattern=_NAME)]
+    policy: ServicePolicy = ServicePolicy()
+    instances: list[InstanceConfig] = Field(default_factory=list)
+
+
+class MatchConfig(_Strict):
+    prefix: str | None = None
+    path: str | None = None
+    regex: str | None = None
+    host: str | None = None
+    methods: list[str] = Field(default_factory=list)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("prefix", "path")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError("must start with /")
+        return value
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+
+class RouteConfig(_Strict):
+    name: str = ""
+    match: MatchConfig = MatchConfig()
+    service: Annotated[str, Field(pattern=_NAME)]
+    rewrite_prefix: str | None = None
+    timeout: Annotated[float, Field(gt=0)] | None = None
+
+    def build(self, index: int) -> Route:
+        match = self.match
+        return Route(
+            name=self.name or f"route-{index}",
+            service=self.service,
+            prefix=match.prefix.encode() if match.prefix else None,
+            path=match.path.encode() if match.path else None,
+            regex=re.compile(match.regex.encode()) if match.regex else None,
+            host=match.host.lower().encode() if match.host else None,
+            methods=frozenset(m.upper().encode() for m in match.methods),
+            headers=tuple((k.lower().encode(), v.encode()) for k, v in match.headers.items()),
+            rewrite_prefix=self.rewrite_prefix.encode()
+            if self.rewrite_prefix is not None
+            else None,
+            timeout=self.timeout,
+        )
+
+
+class GatewayConfig(_Strict):
+    listen: ListenConfig = ListenConfig()
+    limits: LimitsConfig = LimitsConfig()
+    services: list[ServiceConfig] = Field(default_factory=list)
+    routes: list[RouteConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _routes_name_known_services(self) -> GatewayConfig:
+        known = {s.name for s in self.services}
+        missing = sorted({r.service for r in self.routes} - known)
+        if missing:
+            raise ValueError(f"routes name services that are not defined: {', '.join(missing)}")
+        return self
+
+
+def parse_config(text: str, *, source: str = "<config>") -> GatewayConfig:
+    """Validate YAML ``text``; ``ConfigError`` lists every problem with its key path and line."""
+    try:
+        data = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise ConfigError(f"{source}: not valid YAML{where}: {exc}", option=None) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping", option=None)
+    try:
+        return GatewayConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False, include_input=False):
+            path = [str(p) for p in error["loc"]]
+            line = _line_of(root, error["loc"])
+            where = ".".join(path) or "(top level)"
+            if line is not None:
+                where += f" (line {line})"
+            problems.append(f"{where}: {error['msg']}")
+        raise ConfigError(f"{source}: " + "; ".join(problems), option=None) from None
+
+
+def load_config(path: str | Path) -> GatewayConfig:
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read: {exc.strerror or exc}", option=None) from None
+    return parse_config(text, source=str(file))
+
+
+def _line_of(node: Any, location: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the YAML node at ``location`` (as deep as it exists)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in location:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == part:
+                    node, line = value, key.start_mark.line + 1
+                    break
+            else:
+                return line
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line

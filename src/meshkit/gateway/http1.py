@@ -1,0 +1,248 @@
+"""HTTP/1.1 message heads: strict validation, and re-serialisation for the other side.
+
+llhttp (through httptools) already refuses most smuggling vectors: Content-Length with
+Transfer-Encoding, duplicate Content-Length, signs/``0x``/underscores/overflow in lengths and
+chunk sizes, obs-fold, bare LF, NUL or CR in values, whitespace before a colon, bad methods.
+:func:`check_head` closes the gaps left, so that the gateway never forwards a request it would
+frame differently from the upstream:
+
+* ``Content-Length`` must be bare digits (llhttp tolerates trailing whitespace);
+* ``Transfer-Encoding`` must be exactly ``chunked`` (llhttp accepts ``gzip, chunked``: a
+  coding the gateway would pass on but not understand);
+* HTTP/1.1 requests need exactly one ``Host``;
+* the target must be origin-form (``/...``), absolute-form (``http(s)://...``), or ``*`` for
+  OPTIONS; ``CONNECT`` is not proxied.
+
+Re-serialisation (:func:`request_head_bytes`, :func:`response_head_bytes`) drops the hop-by-hop
+headers (RFC 9110 §7.6.1, plus any named in ``Connection``) and writes the framing the gateway
+chose itself, so what is forwarded is exactly what was parsed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+__all__ = [
+    "HOP_BY_HOP",
+    "HttpError",
+    "RequestHead",
+    "ResponseHead",
+    "check_head",
+    "request_head_bytes",
+    "response_head_bytes",
+]
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+    }
+)
+_DIGITS = re.compile(rb"[0-9]+")
+_ABSOLUTE = re.compile(rb"https?://[^/?#\s]+", re.IGNORECASE)
+_REASONS = {
+    100: "Continue",
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    413: "Content Too Large",
+    414: "URI Too Long",
+    417: "Expectation Failed",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+class HttpError(Exception):
+    """A request the gateway answers itself with ``status``; ``close`` ends the connection."""
+
+    def __init__(self, status: int, reason: str, *, close: bool = True) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.close = close
+
+
+@dataclass(slots=True)
+class RequestHead:
+    method: bytes
+    target: bytes
+    version: str
+    headers: list[tuple[bytes, bytes]]
+    keep_alive: bool = True
+    content_length: int | None = None
+    chunked: bool = False
+    expect_continue: bool = False
+    host: bytes = b""
+    path: bytes = b"/"
+    query: bytes = b""
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def header(self, name: bytes) -> bytes | None:
+        """The first value of header ``name`` (lowercase bytes)."""
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return None
+
+    @property
+    def has_body(self) -> bool:
+        return self.chunked or bool(self.content_length)
+
+
+@dataclass(slots=True)
+class ResponseHead:
+    status: int
+    reason: bytes
+    version: str
+    headers: list[tuple[bytes, bytes]]
+    content_length: int | None = None
+    chunked: bool = False
+    keep_alive: bool = True
+
+
+def check_head(head: RequestHead) -> None:
+    """Validate what llhttp lets through; fill the framing fields. Raises ``HttpError``."""
+    lengths: list[bytes] = []
+    encodings: list[bytes] = []
+    hosts: list[bytes] = []
+    for name, value in head.headers:
+        lower = name.lower()
+        if lower == b"content-length":
+            lengths.append(value)
+        elif lower == b"transfer-encoding":
+            encodings.append(value)
+        elif lower == b"host":
+            hosts.append(value)
+        elif lower == b"expect":
+            if value.lower() != b"100-continue":
+                raise HttpError(417, "only Expect: 100-continue is supported")
+            head.expect_continue = True
+    if lengths:
+        if len(lengths) > 1 or not _DIGITS.fullmatch(lengths[0]):
+            raise HttpError(400, "invalid Content-Length")
+        head.content_length = int(lengths[0])
+    if encodings:
+        if lengths:
+            raise HttpError(400, "both Content-Length and Transfer-Encoding")
+        if len(encodings) > 1 or encodings[0].lower() != b"chunked":
+            raise HttpError(400, "Transfer-Encoding must be exactly chunked")
+        head.chunked = True
+    if head.version == "1.1":
+        if len(hosts) != 1:
+            raise HttpError(400, "exactly one Host header is required")
+    elif len(hosts) > 1:
+        raise HttpError(400, "more than one Host header")
+    head.host = hosts[0] if hosts else b""
+    _check_target(head)
+
+
+def _check_target(head: RequestHead) -> None:
+    target = head.target
+    if head.method == b"CONNECT":
+        raise HttpError(405, "CONNECT is not supported")
+    if target == b"*":
+        if head.method != b"OPTIONS":
+            raise HttpError(400, "asterisk-form target is only for OPTIONS")
+        head.path = b"*"
+        return
+    if not target.startswith(b"/"):
+        match = _ABSOLUTE.match(target)
+        if match is None:
+            raise HttpError(400, "invalid request target")
+        authority = match.group(0).split(b"://", 1)[1]
+        if head.host and head.host.lower() != authority.lower():
+            raise HttpError(400, "Host differs from the absolute target's authority")
+        head.host = authority
+        target = target[match.end() :] or b"/"
+        if not target.startswith((b"/", b"?")):
+            raise HttpError(400, "invalid request target")
+        if target.startswith(b"?"):
+            target = b"/" + target
+    path, _, query = target.partition(b"?")
+    head.path, head.query = path, query
+    head.target = target
+
+
+def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
+    tokens: set[bytes] = set()
+    for name, value in headers:
+        if name.lower() == b"connection":
+            tokens.update(t.strip().lower() for t in value.split(b","))
+    return tokens
+
+
+def _end_to_end(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    named = _connection_tokens(headers)
+    return [
+        (k, v)
+        for k, v in headers
+        if (lower := k.lower()) not in HOP_BY_HOP
+        and lower not in named
+        and lower != b"content-length"
+    ]
+
+
+def request_head_bytes(
+    head: RequestHead,
+    *,
+    target: bytes,
+    host: bytes,
+    extra: list[tuple[bytes, bytes]],
+) -> bytes:
+    """The head sent upstream: end-to-end headers, ``extra``, and our own framing."""
+    lines = [b"%s %s HTTP/1.1\r\n" % (head.method, target), b"host: %s\r\n" % host]
+    for name, value in _end_to_end(head.headers):
+        if name.lower() != b"host":
+            lines.append(b"%s: %s\r\n" % (name, value))
+    for name, value in extra:
+        lines.append(b"%s: %s\r\n" % (name, value))
+    if head.chunked:
+        lines.append(b"transfer-encoding: chunked\r\n")
+    elif head.content_length is not None:
+        lines.append(b"content-length: %d\r\n" % head.content_length)
+    lines.append(b"\r\n")
+    return b"".join(lines)
+
+
+def response_head_bytes(
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    *,
+    reason: bytes = b"",
+    content_length: int | None,
+    keep_alive: bool,
+    no_body: bool = False,
+    close_delimited: bool = False,
+) -> bytes:
+    """A response head to the client; ``content_length=None`` means chunked (unless the
+    response has no body by definition: HEAD, 1xx, 204, 304, or is ``close_delimited`` for an
+    HTTP/1.0 client)."""
+    text = reason or _REASONS.get(status, "Status").encode()
+    lines = [b"HTTP/1.1 %d %s\r\n" % (status, text)]
+    lines.extend(b"%s: %s\r\n" % (k, v) for k, v in _end_to_end(headers))
+    if not no_body and not close_delimited:
+        if content_length is None:
+            lines.append(b"transfer-encoding: chunked\r\n")
+        else:
+            lines.append(b"content-length: %d\r\n" % content_length)
+    elif content_length is not None:
+        lines.append(b"content-length: %d\r\n" % content_length)
+    if not keep_alive:
+        lines.append(b"connection: close\r\n")
+    lines.append(b"\r\n")
+    return b"".join(lines)

@@ -1,0 +1,98 @@
+"""A gateway on 127.0.0.1 in front of real FakeUpstreams, and a raw-socket client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from meshkit.gateway import Gateway, parse_config
+from meshkit.testing import FakeUpstream
+
+StartGateway = Callable[..., Awaitable[Gateway]]
+
+
+@pytest.fixture
+async def upstreams() -> AsyncIterator[list[FakeUpstream]]:
+    servers = [await FakeUpstream(f"u{i}").start() for i in range(2)]
+    yield servers
+    for server in servers:
+        await server.stop()
+
+
+@pytest.fixture
+async def start_gateway(upstreams: list[FakeUpstream]) -> AsyncIterator[StartGateway]:
+    started: list[Gateway] = []
+
+    async def start(
+        limits: str = "{}", policy: str = "{algorithm: round_robin}", routes: str = ""
+    ) -> Gateway:
+        instances = "\n".join(
+            f"      - {{id: {u.name}, host: 127.0.0.1, port: {u.port}}}" for u in upstreams
+        )
+        text = f"""
+listen: {{host: 127.0.0.1, port: 0}}
+limits: {limits}
+services:
+  - name: app
+    policy: {policy}
+    instances:
+{instances}
+routes:
+{routes or "  - {match: {prefix: /}, service: app}"}
+"""
+        gateway = Gateway(parse_config(text))
+        await gateway.start()
+        started.append(gateway)
+        return gateway
+
+    yield start
+    for gateway in started:
+        await gateway.stop(1.0)
+
+
+async def exchange(
+    port: int, data: bytes, *, read_timeout: float = 5.0, until_close: bool = False
+) -> tuple[bytes, bool]:
+    """Send raw bytes; return what came back (one response, or everything until the server
+    closes with ``until_close``) and whether the server closed the connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    await writer.drain()
+    received = b""
+    closed = False
+    try:
+        while True:
+            async with asyncio.timeout(read_timeout):
+                chunk = await reader.read(65536)
+            if not chunk:
+                closed = True
+                break
+            received += chunk
+            if not until_close and _complete(received):
+                # give a closing server a moment to close
+                try:
+                    async with asyncio.timeout(0.2):
+                        closed = not await reader.read(1)
+                except TimeoutError:
+                    closed = False
+                break
+    finally:
+        writer.close()
+    return received, closed
+
+
+def _complete(data: bytes) -> bool:
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return body.endswith(b"0\r\n\r\n")
+
+
+def status_of(response: bytes) -> int:
+    return int(response.split(b" ", 2)[1])

@@ -1,0 +1,151 @@
+"""The gateway proxying real traffic to real upstreams on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+
+from meshkit.testing import FakeUpstream
+
+from .conftest import StartGateway
+
+ROUTES = """
+  - {match: {prefix: /api, methods: [GET, POST, HEAD]}, service: app, rewrite_prefix: /v1}
+  - {match: {path: /slow}, service: app, timeout: 0.2}"""
+
+
+async def test_routes_rewrite_and_spread_over_instances(start_gateway: StartGateway) -> None:
+    gateway = await start_gateway(routes=ROUTES)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+        replies = [await http.get("/api/items?x=1") for _ in range(4)]
+        assert [r.status_code for r in replies] == [200] * 4
+        assert {r.text.split()[0] for r in replies} == {"u0", "u1"}
+        assert all(r.text.endswith("GET /v1/items?x=1") for r in replies)
+        missing = await http.get("/elsewhere")
+        assert missing.status_code == 404
+        assert missing.json()["error"] == "no route"
+        assert missing.json()["request_id"] == missing.headers["x-request-id"]
+        wrong_method = await http.delete("/api/items")
+        assert wrong_method.status_code == 404
+
+
+async def test_request_identity_and_forwarding_headers(
+    start_gateway: StartGateway, upstreams: list[FakeUpstream]
+) -> None:
+    gateway = await start_gateway()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+        reply = await http.get(
+            "/", headers={"x-request-id": "abc-123", "x-forwarded-for": "10.9.9.9"}
+        )
+    assert reply.headers["x-request-id"] == "abc-123"
+    seen = next(u.last_headers for u in upstreams if u.requests)
+    assert seen["x-request-id"] == "abc-123"
+    assert seen["x-forwarded-for"] == "10.9.9.9, 127.0.0.1"
+    assert seen["x-forwarded-proto"] == "http"
+    assert seen["host"] == f"127.0.0.1:{gateway.port}"
+
+
+async def test_bodies_stream_both_ways(
+    start_gateway: StartGateway, upstreams: list[FakeUpstream]
+) -> None:
+    gateway = await start_gateway()
+    big = b"x" * (3 * 1024 * 1024)
+
+    async def chunks() -> object:
+        for _ in range(3):
+            yield b"y" * (1024 * 1024)
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+        sized = await http.post("/up", content=big)
+        assert sized.text.endswith(f"body={len(big)}")
+        chunked = await http.post("/up", content=chunks())  # sent with Transfer-Encoding: chunked
+        assert chunked.text.endswith(f"body={3 * 1024 * 1024}")
+        for upstream in upstreams:
+            upstream.body = big
+        download = await http.get("/down")
+        assert len(download.content) == len(big)
+        head = await http.head("/down")
+        assert head.status_code == 200
+        assert head.headers["content-length"] == str(len(big))
+        assert head.content == b""
+
+
+async def test_error_table(start_gateway: StartGateway, upstreams: list[FakeUpstream]) -> None:
+    gateway = await start_gateway(routes=ROUTES, policy="{algorithm: round_robin, breaker: false}")
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+        for upstream in upstreams:
+            upstream.delay = 1.0
+        slow = await http.get("/slow")
+        assert slow.status_code == 504
+        assert slow.json()["error"] == "upstream timeout"
+        for upstream in upstreams:
+            upstream.delay = 0.0
+            await upstream.stop()
+        down = await http.get("/api/x")
+        assert down.status_code == 502
+        assert set(down.json()) == {"error", "request_id"}
+
+
+async def test_no_healthy_endpoint_is_503_with_retry_after(start_gateway: StartGateway) -> None:
+    gateway = await start_gateway()
+    for instance in ("u0", "u1"):
+        await gateway.mesh.deregister(instance)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+        reply = await http.get("/")
+    assert reply.status_code == 503
+    assert reply.headers["retry-after"] == "1"
+    assert json.loads(reply.text)["error"] == "no healthy endpoint"
+
+
+async def test_a_closed_keep_alive_connection_is_replaced(
+    start_gateway: StartGateway, upstreams: list[FakeUpstream]
+) -> None:
+    gateway = await start_gateway()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+        assert (await http.get("/")).status_code == 200
+        assert (await http.get("/")).status_code == 200
+        for upstream in upstreams:  # closes the pooled connections, like an upstream restart
+            await upstream.stop()
+            await upstream.start()
+        replies = [await http.get("/") for _ in range(4)]
+    assert [r.status_code for r in replies] == [200] * 4
+
+
+async def test_client_disconnect_cancels_the_upstream_call(
+    start_gateway: StartGateway, upstreams: list[FakeUpstream]
+) -> None:
+    gateway = await start_gateway()
+    for upstream in upstreams:
+        upstream.delay = 5.0
+    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    await writer.drain()
+    for _ in range(100):
+        if gateway.server.in_flight:
+            break
+        await asyncio.sleep(0.01)
+    assert gateway.server.in_flight == 1
+    writer.close()
+    for _ in range(100):
+        if not gateway.server.in_flight:
+            break
+        await asyncio.sleep(0.01)
+    assert gateway.server.in_flight == 0  # long before the upstream's 5 s
+    del reader
+
+
+async def test_graceful_stop_drains_requests_in_flight(
+    start_gateway: StartGateway, upstreams: list[FakeUpstream]
+) -> None:
+    gateway = await start_gateway()
+    for upstream in upstreams:
+        upstream.delay = 0.3
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+        pending = asyncio.ensure_future(http.get("/"))
+        await asyncio.sleep(0.1)
+        await gateway.stop(deadline=2.0)
+        reply = await pending
+    assert reply.status_code == 200
+    assert reply.headers.get("connection") == "close"
