@@ -59,6 +59,19 @@ class BodyStream:
         self._done = True
         self._notify()
 
+    def take_all(self) -> bytes | None:
+        """The whole body at once if it has fully arrived (the common case for small
+        messages, which then cost no further wake-ups); ``None`` otherwise."""
+        if not self._done or self._error is not None:
+            return None
+        data = b"".join(self._chunks)
+        self._chunks.clear()
+        self._buffered = 0
+        if self._paused and self._resume is not None:
+            self._paused = False
+            self._resume()
+        return data
+
     async def read(self) -> bytes:
         """The next chunk, or ``b""`` at the end."""
         while not self._chunks:

@@ -46,6 +46,7 @@ HOP_BY_HOP = frozenset(
         b"proxy-authorization",
     }
 )
+_NOT_FORWARDED = HOP_BY_HOP | {b"content-length"}
 _DIGITS = re.compile(rb"[0-9]+")
 _ABSOLUTE = re.compile(rb"https?://[^/?#\s]+", re.IGNORECASE)
 _REASONS = {
@@ -93,9 +94,9 @@ class RequestHead:
     extra: dict[str, object] = field(default_factory=dict)
 
     def header(self, name: bytes) -> bytes | None:
-        """The first value of header ``name`` (lowercase bytes)."""
+        """The first value of header ``name`` (header names are stored lowercase)."""
         for key, value in self.headers:
-            if key.lower() == name:
+            if key == name:
                 return value
         return None
 
@@ -120,8 +121,7 @@ def check_head(head: RequestHead) -> None:
     lengths: list[bytes] = []
     encodings: list[bytes] = []
     hosts: list[bytes] = []
-    for name, value in head.headers:
-        lower = name.lower()
+    for lower, value in head.headers:
         if lower == b"content-length":
             lengths.append(value)
         elif lower == b"transfer-encoding":
@@ -178,23 +178,15 @@ def _check_target(head: RequestHead) -> None:
     head.target = target
 
 
-def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
-    tokens: set[bytes] = set()
-    for name, value in headers:
-        if name.lower() == b"connection":
-            tokens.update(t.strip().lower() for t in value.split(b","))
-    return tokens
-
-
 def _end_to_end(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    named = _connection_tokens(headers)
-    return [
-        (k, v)
-        for k, v in headers
-        if (lower := k.lower()) not in HOP_BY_HOP
-        and lower not in named
-        and lower != b"content-length"
-    ]
+    """``headers`` (names lowercase) without hop-by-hop ones, those named by ``Connection``,
+    and ``Content-Length`` (the writer frames the body itself)."""
+    kept = [(k, v) for k, v in headers if k not in _NOT_FORWARDED]
+    named = [v for k, v in headers if k == b"connection"]
+    if named:
+        tokens = {t.strip().lower() for value in named for t in value.split(b",")}
+        kept = [(k, v) for k, v in kept if k not in tokens]
+    return kept
 
 
 def request_head_bytes(
@@ -207,7 +199,7 @@ def request_head_bytes(
     """The head sent upstream: end-to-end headers, ``extra``, and our own framing."""
     lines = [b"%s %s HTTP/1.1\r\n" % (head.method, target), b"host: %s\r\n" % host]
     for name, value in _end_to_end(head.headers):
-        if name.lower() != b"host":
+        if name != b"host":
             lines.append(b"%s: %s\r\n" % (name, value))
     for name, value in extra:
         lines.append(b"%s: %s\r\n" % (name, value))

@@ -14,6 +14,7 @@ the request id; nothing else — certainly no traceback — ever reaches a clien
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import uuid
@@ -123,7 +124,8 @@ class Gateway:
     # -- one request -------------------------------------------------------------------------
     async def handle(self, exchange: Exchange) -> None:
         head = exchange.head
-        request_id = (head.header(b"x-request-id") or uuid.uuid4().hex.encode())[:128]
+        request_id = head.header(b"x-request-id")
+        request_id = request_id[:128] if request_id else _new_request_id()
         try:
             route = self.router.match(head)
             if route is None:
@@ -202,17 +204,21 @@ class Gateway:
         )
         headers = [*response.headers, (b"x-request-id", request_id)]
         exchange.response_started = True
-        client.write(
-            response_head_bytes(
-                response.status,
-                headers,
-                content_length=length,
-                keep_alive=keep_alive,
-                no_body=no_body,
-                close_delimited=http10 and length is None,
-            )
+        head_bytes = response_head_bytes(
+            response.status,
+            headers,
+            content_length=length,
+            keep_alive=keep_alive,
+            no_body=no_body,
+            close_delimited=http10 and length is None,
         )
         conn = upstream.conn
+        whole = None if no_body or length is None else conn.body.take_all()
+        if whole is not None:  # the whole response is here: one write, no more waiting
+            client.write(head_bytes + whole)
+            no_body = True
+        else:
+            client.write(head_bytes)
         try:
             if not no_body:
                 chunked = length is None and not http10
@@ -288,6 +294,16 @@ def _forwarding(exchange: Exchange, request_id: bytes) -> list[tuple[bytes, byte
     head.headers = [(k, v) for k, v in head.headers if not k.lower().startswith(b"x-forwarded-")]
     head.extra["forwarding"] = extra
     return extra
+
+
+_REQUEST_ID_PREFIX = uuid.uuid4().hex[:16]
+_request_counter = itertools.count(1)
+
+
+def _new_request_id() -> bytes:
+    """Unique per gateway process and request: a random prefix and a counter (uuid4 per
+    request costs more than the rest of the id handling together)."""
+    return b"%s%08x" % (_REQUEST_ID_PREFIX.encode(), next(_request_counter))
 
 
 def _status(upstream: _Upstream) -> int:

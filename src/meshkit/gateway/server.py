@@ -10,11 +10,13 @@ reads slower than the client sends — handled by one task per connection, in or
 message is complete reading goes on, so a client that hangs up is noticed at once and its
 request cancelled; pipelined requests queue in order, at most a few before reading pauses.
 
-Timers: a head deadline (``header_timeout``) from the first byte of a request (or from the
-connection's start) answers 408 and closes; an idle timer (``idle_timeout``) closes a
-keep-alive connection that sends nothing. A client that disconnects cancels its handler task,
-which cancels the upstream call. Any error the gateway answers itself closes the connection
-when the request's framing can no longer be trusted.
+Deadlines: a head deadline (``header_timeout``) from the first byte of a request (or from
+the connection's start) answers 408 and closes; an idle deadline (``idle_timeout``) closes a
+keep-alive connection that sends nothing. A connection only notes its deadline; one sweep per
+server, every 0.1 s, enforces them all (no timer is made or cancelled per request). A client
+that disconnects cancels its handler task, which cancels the upstream call. Any error the
+gateway answers itself closes the connection when the request's framing can no longer be
+trusted.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ _log = logging.getLogger("meshkit.gateway")
 # (so a client that hangs up is noticed at once and its upstream call cancelled) until this
 # many wait.
 _MAX_PIPELINED = 8
+
+_NO_DEADLINE, _HEAD_DEADLINE, _IDLE_DEADLINE = 0, 1, 2
+_SWEEP_INTERVAL = 0.1  # how often the server looks for connections past their deadline
 
 
 class Exchange:
@@ -73,8 +78,12 @@ class ClientConnection(asyncio.Protocol):
         self._task: asyncio.Task[None] | None = None
         self._writable = asyncio.Event()
         self._writable.set()
-        self._timer: TimerHandle | None = None
+        self._wake: asyncio.Future[None] | None = None
+        # One deadline at a time, checked by the server's sweep (no timer per request).
+        self.deadline = 0.0
+        self.deadline_kind = _NO_DEADLINE
         self.closed = False
+        self._busy = False
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._header_bytes = 0
@@ -87,7 +96,7 @@ class ClientConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if peer else ""
         self._server.connections.add(self)
-        self._arm(self._limits.header_timeout, self._head_timed_out)
+        self._expect(_HEAD_DEADLINE, self._limits.header_timeout)
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
@@ -112,7 +121,7 @@ class ClientConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._writable.set()
-        self._disarm()
+        self.deadline_kind = _NO_DEADLINE
         self._server.connections.discard(self)
         gone = ConnectionResetError("the client closed the connection")
         for exchange in self._queue:
@@ -136,7 +145,7 @@ class ClientConnection(asyncio.Protocol):
         self._reset_head()
         if not self.idle:
             return  # a pipelined request: its deadline starts when the previous one is done
-        self._arm(self._limits.header_timeout, self._head_timed_out)
+        self._expect(_HEAD_DEADLINE, self._limits.header_timeout)
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -144,6 +153,9 @@ class ClientConnection(asyncio.Protocol):
             raise HttpError(414, "request line too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        # Names are kept lowercase (they are case-insensitive; HTTP/2 and most proxies send
+        # them so), which spares a .lower() at every later lookup.
+        name = name.lower()
         limits = self._limits
         size = len(name) + len(value) + 4
         self._header_bytes += size
@@ -167,7 +179,7 @@ class ClientConnection(asyncio.Protocol):
         check_head(head)
         if head.content_length is not None and head.content_length > self._limits.max_body:
             raise HttpError(413, "request body too large")
-        self._disarm()
+        self.deadline_kind = _NO_DEADLINE
         body = BodyStream(self.transport.pause_reading, self.transport.resume_reading)
         if not head.has_body:
             body.finish()
@@ -176,8 +188,10 @@ class ClientConnection(asyncio.Protocol):
         self._body = body
         self._body_bytes = 0
         self._queue.append(Exchange(head, body, self))
-        if self._task is None or self._task.done():
+        if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._serve())
+        elif self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
 
     def on_body(self, chunk: bytes) -> None:
         self._body_bytes += len(chunk)
@@ -196,7 +210,7 @@ class ClientConnection(asyncio.Protocol):
     @property
     def idle(self) -> bool:
         """No request queued or being handled."""
-        return not self._queue and (self._task is None or self._task.done())
+        return not self._queue and not self._busy
 
     # -- writing (for the handler) -----------------------------------------------------------
     def write(self, data: bytes) -> None:
@@ -228,14 +242,25 @@ class ClientConnection(asyncio.Protocol):
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self._disarm()
+            self.deadline_kind = _NO_DEADLINE
             self.transport.close()
+            if self._wake is not None and not self._wake.done():
+                self._wake.set_result(None)
 
     # -- internals ---------------------------------------------------------------------------
     async def _serve(self) -> None:
+        """The connection's one task: handle queued requests in order, then wait for more."""
         handler = self._server.handler
-        while self._queue and not self.closed:
+        loop = asyncio.get_running_loop()
+        while not self.closed:
+            if not self._queue:
+                self._expect(_IDLE_DEADLINE, self._limits.idle_timeout)
+                self._wake = loop.create_future()
+                await self._wake
+                self._wake = None
+                continue
             exchange = self._queue.popleft()
+            self._busy = True
             self._server.in_flight += 1
             try:
                 await handler(exchange)
@@ -248,17 +273,14 @@ class ClientConnection(asyncio.Protocol):
                 else:
                     self.close()
             finally:
+                self._busy = False
                 self._server.in_flight -= 1
             if not exchange.head.keep_alive or self._server.draining:
                 self.close()
-                return
-            if not exchange.body.done:
+            elif not exchange.body.done:
                 self.close()  # the handler did not read the whole body: framing is lost
-                return
-            self.transport.resume_reading()
-        if not self.closed:
-            self._arm(self._limits.idle_timeout, self.close)
-            self.transport.resume_reading()
+            elif len(self._queue) < _MAX_PIPELINED:
+                self.transport.resume_reading()
 
     def _reset_head(self) -> None:
         self._url = b""
@@ -267,18 +289,17 @@ class ClientConnection(asyncio.Protocol):
         self._body = None
         self._body_bytes = 0
 
-    def _head_timed_out(self) -> None:
-        self._timer = None
-        self.fail(408, "request head not received in time")
+    def _expect(self, kind: int, seconds: float) -> None:
+        self.deadline = self._clock.monotonic() + seconds
+        self.deadline_kind = kind
 
-    def _arm(self, seconds: float, callback: Callable[[], None]) -> None:
-        self._disarm()
-        self._timer = self._clock.call_later(seconds, callback)
-
-    def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+    def expired(self) -> None:
+        """The server's sweep found this connection's deadline passed."""
+        kind, self.deadline_kind = self.deadline_kind, _NO_DEADLINE
+        if kind == _HEAD_DEADLINE:
+            self.fail(408, "request head not received in time")
+        elif kind == _IDLE_DEADLINE:
+            self.close()
 
 
 class GatewayServer:
@@ -298,6 +319,7 @@ class GatewayServer:
         self.in_flight = 0
         self.draining = False
         self._server: asyncio.Server | None = None
+        self._sweeper: TimerHandle | None = None
 
     @property
     def port(self) -> int:
@@ -311,11 +333,21 @@ class GatewayServer:
         self._server = await loop.create_server(
             lambda: ClientConnection(self), host, port, reuse_port=reuse_port or None
         )
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Close connections past their head or idle deadline; runs every 0.1 s."""
+        now = self.clock.monotonic()
+        for connection in [c for c in self.connections if c.deadline_kind and c.deadline <= now]:
+            connection.expired()
+        self._sweeper = self.clock.call_later(_SWEEP_INTERVAL, self._sweep)
 
     async def stop(self, deadline: float = 10.0) -> None:
         """Stop accepting, let requests in flight finish for up to ``deadline`` seconds, then
         close every connection."""
         self.draining = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         if self._server is not None:
             self._server.close()
         for connection in list(self.connections):

@@ -84,7 +84,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     # -- llhttp callbacks --------------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
+        self._headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
@@ -93,8 +93,7 @@ class UpstreamConnection(asyncio.Protocol):
             return
         length: int | None = None
         chunked = False
-        for name, value in self._headers:
-            lower = name.lower()
+        for lower, value in self._headers:
             if lower == b"content-length":
                 length = int(value)
             elif lower == b"transfer-encoding":
