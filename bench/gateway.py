@@ -70,7 +70,7 @@ services:
     policy: {{algorithm: p2c_ewma, max_attempts: 2, breaker: true}}
     instances:
       - {{id: hello-1, host: 127.0.0.1, port: {direct}}}
-      - {{id: hello-2, host: localhost, port: {direct}}}
+      - {{id: hello-2, host: 127.0.0.1, port: {direct}}}
 routes:
   - {{match: {{prefix: /}}, service: hello}}
 """

@@ -44,13 +44,27 @@ from meshkit.resilience import (
 )
 from meshkit.resilience.backoff import Backoff
 
-__all__ = ["Classifier", "ServiceRoute"]
+__all__ = ["Classifier", "Lease", "ServiceRoute"]
 
 T = TypeVar("T")
 Classifier = Callable[[Any], int | None]
 """Reads an HTTP status out of a call's result (``None``: the result has none)."""
 
 _FAILURE_STATUSES = range(500, 600)
+
+
+class Lease:
+    """One request's hold on an endpoint: who, its breaker ticket, when it started."""
+
+    __slots__ = ("breaker", "endpoint", "started", "ticket")
+
+    def __init__(
+        self, endpoint: Endpoint, breaker: CircuitBreaker | None, ticket: int, started: float
+    ) -> None:
+        self.endpoint = endpoint
+        self.breaker = breaker
+        self.ticket = ticket
+        self.started = started
 
 
 class ServiceRoute:
@@ -87,6 +101,8 @@ class ServiceRoute:
             if outlier is not None
             else None
         )
+        # One budget per service, shared by the in-process retry and the gateway's.
+        self.retry_budget = RetryBudget(clock=clock) if policy.max_attempts > 1 else None
         stages: list[Any] = []
         if policy.timeout is not None:
             stages.append(Timeout(TimeoutOptions(seconds=policy.timeout), clock=clock))
@@ -96,7 +112,7 @@ class ServiceRoute:
                     RetryOptions(
                         max_attempts=policy.max_attempts,
                         backoff=Backoff(kind="exponential_full_jitter", base=0.025, max_delay=1),
-                        budget=RetryBudget(clock=clock),
+                        budget=self.retry_budget,
                     ),
                     name=f"retry:{service.name}",
                     clock=clock,
@@ -104,6 +120,8 @@ class ServiceRoute:
                 )
             )
         self._pipeline = Pipeline(*stages) if stages else None
+        self.max_attempts = policy.max_attempts
+        self.timeout = policy.timeout
 
     # -- keeping current ---------------------------------------------------------------------
     def update(self, states: list[InstanceState]) -> None:
@@ -165,47 +183,58 @@ class ServiceRoute:
         key: bytes | None,
         classify: Classifier | None,
     ) -> T:
-        balancer = self.balancer
-        endpoint = balancer.pick(key)
-        breaker = self._breaker(endpoint.id)
-        ticket = breaker.admit() if breaker is not None else 0
-        started = balancer.start(endpoint)
-        status: int | None = None
+        lease = self.lease(key)
         try:
-            result = await fn(endpoint.payload, *args, **kwargs)
+            result = await fn(lease.endpoint.payload, *args, **kwargs)
         except BaseException as exc:
-            latency = balancer.finish(endpoint, started, failed=True)
             if isinstance(exc, Exception):
-                self._failed(endpoint, breaker, ticket, latency, exc)
-            elif breaker is not None:
-                breaker.release(ticket)  # cancelled: no verdict
+                timed_out = isinstance(exc, UpstreamTimeout | TimeoutError)
+                self.settle(
+                    lease, error=ErrorKind.TIMEOUT if timed_out else ErrorKind.CONNECT_FAILED
+                )
+            else:
+                self.settle(lease, cancelled=True)
             raise
-        if classify is not None:
-            status = classify(result)
-        retry_after = getattr(result, "retry_after", None)
-        latency = balancer.finish(endpoint, started, status=status, retry_after=retry_after)
-        failed = status is not None and status in _FAILURE_STATUSES
-        if breaker is not None:
-            self._breaker_verdict(endpoint.id, breaker, ticket, latency, failed=failed)
-        if self.outlier is not None:
-            self._outlier(endpoint.id, status if status is not None else 200)
+        status = classify(result) if classify is not None else None
+        self.settle(lease, status=status, retry_after=getattr(result, "retry_after", None))
         return result
 
-    # -- verdicts ----------------------------------------------------------------------------
-    def _failed(
-        self,
-        endpoint: Endpoint,
-        breaker: CircuitBreaker | None,
-        ticket: int,
-        latency: float,
-        exc: Exception,
-    ) -> None:
-        if breaker is not None:
-            self._breaker_verdict(endpoint.id, breaker, ticket, latency, failed=True)
-        if self.outlier is not None:
-            timed_out = isinstance(exc, UpstreamTimeout | TimeoutError)
-            self._outlier(endpoint.id, ErrorKind.TIMEOUT if timed_out else ErrorKind.CONNECT_FAILED)
+    # -- the decision core (the gateway drives these directly, without a coroutine) ----------
+    def lease(self, key: bytes | None = None) -> Lease:
+        """Pick an endpoint and let its breaker admit the request (``NoHealthyEndpoint`` or
+        ``CircuitOpen`` if that cannot be); counts it in flight. Always ``settle`` it."""
+        endpoint = self.balancer.pick(key)
+        breaker = self._breaker(endpoint.id)
+        ticket = breaker.admit() if breaker is not None else 0
+        return Lease(endpoint, breaker, ticket, self.balancer.start(endpoint))
 
+    def settle(
+        self,
+        lease: Lease,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        error: ErrorKind | None = None,
+        cancelled: bool = False,
+    ) -> None:
+        """Report how the leased request ended: an HTTP ``status`` (with its Retry-After),
+        an ``error`` with no answer, or ``cancelled`` (no verdict for the breaker)."""
+        endpoint, breaker = lease.endpoint, lease.breaker
+        failed = error is not None or cancelled
+        latency = self.balancer.finish(
+            endpoint, lease.started, status=status, retry_after=retry_after, failed=failed
+        )
+        if cancelled:
+            if breaker is not None:
+                breaker.release(lease.ticket)
+            return
+        bad = error is not None or (status is not None and status in _FAILURE_STATUSES)
+        if breaker is not None:
+            self._breaker_verdict(endpoint.id, breaker, lease.ticket, latency, failed=bad)
+        if self.outlier is not None:
+            self._outlier(endpoint.id, error if error is not None else (status or 200))
+
+    # -- verdicts ----------------------------------------------------------------------------
     def _breaker_verdict(
         self,
         endpoint_id: str,

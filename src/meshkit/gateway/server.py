@@ -4,18 +4,23 @@ Theory of operation
 -------------------
 ``data_received`` feeds llhttp; its callbacks build a :class:`RequestHead` while enforcing
 the size limits as bytes arrive (414 request line, 431 header line / total / count), then
-:func:`check_head` validates framing and the body limit (413). Each request becomes an
-exchange — head plus a :class:`BodyStream` that pauses the client socket when the upstream
-reads slower than the client sends — handled by one task per connection, in order. After a
-message is complete reading goes on, so a client that hangs up is noticed at once and its
-request cancelled; pipelined requests queue in order, at most a few before reading pauses.
+:func:`check_head` validates framing and the body limit (413). Each request is handed to the
+server's handler, which returns a :class:`RequestSink`; the body's chunks go to the sink as
+they arrive and the sink writes the response back through :meth:`ClientConnection.write`,
+then calls :meth:`ClientConnection.finished`. There is no task or future per request: the
+whole path is callbacks, as in a bare forwarder. Back-pressure runs both ways: a sink pauses
+this connection's reading (:meth:`pause_reading`) and hears when the client's socket is
+writable again (:meth:`RequestSink.client_writable`).
+
+Reading goes on while a request is handled, so a client that hangs up is noticed at once and
+its request aborted (the upstream call with it). Pipelined requests queue in order, their
+bodies buffered, at most a few before reading pauses.
 
 Deadlines: a head deadline (``header_timeout``) from the first byte of a request (or from
 the connection's start) answers 408 and closes; an idle deadline (``idle_timeout``) closes a
 keep-alive connection that sends nothing. A connection only notes its deadline; one sweep per
-server, every 0.1 s, enforces them all (no timer is made or cancelled per request). A client
-that disconnects cancels its handler task, which cancels the upstream call. Any error the
-gateway answers itself closes the connection when the request's framing can no longer be
+server, every 0.1 s, enforces them all (no timer is made or cancelled per request). Any error
+the gateway answers itself closes the connection when the request's framing can no longer be
 trusted.
 """
 
@@ -25,43 +30,58 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import httptools
 
 from meshkit.clock import SYSTEM_CLOCK, Clock, TimerHandle
-from meshkit.gateway.body import BodyStream
 from meshkit.gateway.http1 import HttpError, RequestHead, check_head, response_head_bytes
 from meshkit.gateway.limits import DEFAULT_LIMITS, GatewayLimits
 
-__all__ = ["ClientConnection", "Exchange", "GatewayServer", "Handler"]
+__all__ = ["ClientConnection", "GatewayServer", "Handler", "RequestSink"]
 
 _log = logging.getLogger("meshkit.gateway")
 
-# Pipelined requests parsed ahead of their turn. Reading goes on while a request is handled
-# (so a client that hangs up is noticed at once and its upstream call cancelled) until this
-# many wait.
-_MAX_PIPELINED = 8
-
+_MAX_PIPELINED = 8  # requests parsed ahead of their turn before reading pauses
 _NO_DEADLINE, _HEAD_DEADLINE, _IDLE_DEADLINE = 0, 1, 2
 _SWEEP_INTERVAL = 0.1  # how often the server looks for connections past their deadline
 
 
-class Exchange:
-    """One request on a client connection, as the handler sees it."""
+class RequestSink(Protocol):
+    """The handler's side of one request."""
 
-    __slots__ = ("body", "client", "head", "peer", "response_started")
+    def start(self) -> None:
+        """Begin handling (may answer at once, e.g. with 404)."""
 
-    def __init__(self, head: RequestHead, body: BodyStream, client: ClientConnection) -> None:
+    def body(self, chunk: bytes) -> None: ...
+
+    def end(self) -> None: ...
+
+    def abort(self) -> None:
+        """The client went away: drop everything for this request."""
+
+    def client_writable(self, writable: bool) -> None: ...
+
+
+Handler = Callable[[RequestHead, "ClientConnection"], RequestSink]
+
+
+class _Queued:
+    """A pipelined request waiting for its turn: its head and the body so far."""
+
+    __slots__ = ("chunks", "ended", "head")
+
+    def __init__(self, head: RequestHead) -> None:
         self.head = head
-        self.body = body
-        self.client = client
-        self.peer = client.peer
-        self.response_started = False
+        self.chunks: list[bytes] = []
+        self.ended = False
 
+    def body(self, chunk: bytes) -> None:
+        self.chunks.append(chunk)
 
-Handler = Callable[[Exchange], Awaitable[None]]
+    def end(self) -> None:
+        self.ended = True
 
 
 class ClientConnection(asyncio.Protocol):
@@ -74,20 +94,20 @@ class ClientConnection(asyncio.Protocol):
         self.transport: Any = None
         self.peer = ""
         self._parser = httptools.HttpRequestParser(self)
-        self._queue: deque[Exchange] = deque()
-        self._task: asyncio.Task[None] | None = None
-        self._writable = asyncio.Event()
-        self._writable.set()
-        self._wake: asyncio.Future[None] | None = None
+        self._active: RequestSink | None = None
+        self._parsing: RequestSink | _Queued | None = None
+        self._queue: deque[_Queued] = deque()
+        self.request_complete = False  # the active request's body has been read to its end
+        self._active_has_body = False
+        self._finish_pending = False
+        self.writable = True
         # One deadline at a time, checked by the server's sweep (no timer per request).
         self.deadline = 0.0
         self.deadline_kind = _NO_DEADLINE
         self.closed = False
-        self._busy = False
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._header_bytes = 0
-        self._body: BodyStream | None = None
         self._body_bytes = 0
 
     # -- asyncio protocol --------------------------------------------------------------------
@@ -120,32 +140,34 @@ class ClientConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self._writable.set()
         self.deadline_kind = _NO_DEADLINE
         self._server.connections.discard(self)
-        gone = ConnectionResetError("the client closed the connection")
-        for exchange in self._queue:
-            exchange.body.fail(gone)
-        if self._body is not None:
-            self._body.fail(gone)
-        if self._task is not None and not self._task.done():
-            self._task.cancel()  # cancels the upstream call too
+        active, self._active = self._active, None
+        if active is not None:
+            self._server.in_flight -= 1
+            active.abort()  # cancels the upstream call too
 
     def eof_received(self) -> bool | None:
-        return None  # a client that stops sending has given up: close, cancelling its request
+        return None  # a client that stops sending has given up: close, aborting its request
 
     def pause_writing(self) -> None:
-        self._writable.clear()
+        self.writable = False
+        if self._active is not None:
+            self._active.client_writable(False)
 
     def resume_writing(self) -> None:
-        self._writable.set()
+        self.writable = True
+        if self._active is not None:
+            self._active.client_writable(True)
 
     # -- llhttp callbacks (raising HttpError aborts the parse) --------------------------------
     def on_message_begin(self) -> None:
-        self._reset_head()
-        if not self.idle:
-            return  # a pipelined request: its deadline starts when the previous one is done
-        self._expect(_HEAD_DEADLINE, self._limits.header_timeout)
+        self._url = b""
+        self._headers = []
+        self._header_bytes = 0
+        self._body_bytes = 0
+        if self.idle:
+            self._expect(_HEAD_DEADLINE, self._limits.header_timeout)
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -179,49 +201,90 @@ class ClientConnection(asyncio.Protocol):
         check_head(head)
         if head.content_length is not None and head.content_length > self._limits.max_body:
             raise HttpError(413, "request body too large")
-        self.deadline_kind = _NO_DEADLINE
-        body = BodyStream(self.transport.pause_reading, self.transport.resume_reading)
-        if not head.has_body:
-            body.finish()
-        elif head.expect_continue:
+        if head.expect_continue and head.has_body:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        self._body = body
-        self._body_bytes = 0
-        self._queue.append(Exchange(head, body, self))
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._serve())
-        elif self._wake is not None and not self._wake.done():
-            self._wake.set_result(None)
+        if self._active is None and not self._queue:
+            self.deadline_kind = _NO_DEADLINE
+            self.request_complete = False
+            self._start(head, parsing=True)
+        else:
+            queued = _Queued(head)
+            self._queue.append(queued)
+            self._parsing = queued
 
     def on_body(self, chunk: bytes) -> None:
         self._body_bytes += len(chunk)
         if self._body_bytes > self._limits.max_body:
             raise HttpError(413, "request body too large")
-        if self._body is not None:
-            self._body.feed(chunk)
+        if self._parsing is not None:
+            self._parsing.body(chunk)
 
     def on_message_complete(self) -> None:
-        if self._body is not None:
-            self._body.finish()
-            self._body = None
+        parsing, self._parsing = self._parsing, None
+        if parsing is not None and parsing is self._active:
+            self.request_complete = True
+        if parsing is not None:
+            parsing.end()
+        if self._finish_pending:
+            self._finish_pending = False
+            self._complete(True)
         if len(self._queue) >= _MAX_PIPELINED:
-            self.transport.pause_reading()  # enough requests wait; the handler resumes us
+            self.transport.pause_reading()  # enough requests wait; finished() resumes us
 
+    # -- for the handler ---------------------------------------------------------------------
     @property
     def idle(self) -> bool:
         """No request queued or being handled."""
-        return not self._queue and not self._busy
+        return self._active is None and not self._queue
 
-    # -- writing (for the handler) -----------------------------------------------------------
     def write(self, data: bytes) -> None:
         if not self.closed:
             self.transport.write(data)
 
-    async def drain(self) -> None:
-        if not self._writable.is_set():
-            await self._writable.wait()
+    def pause_reading(self) -> None:
+        if not self.closed:
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if not self.closed:
+            self.transport.resume_reading()
+
+    def finished(self, *, keep_alive: bool) -> None:
+        """The active request's response is written; go on with the next (or close)."""
+        if self._active is None:
+            return
+        if self._parsing is self._active:
+            # Answered before the request was read to its end (an error, say): a bodiless
+            # request ends in this same parse, so finish then; a body would have to be drained.
+            if keep_alive and not self._active_has_body:
+                self._finish_pending = True
+                return
+            keep_alive = False
+        self._complete(keep_alive)
+
+    def _complete(self, keep_alive: bool) -> None:
+        self._active = None
+        self._server.in_flight -= 1
         if self.closed:
-            raise ConnectionResetError("the client closed the connection")
+            return
+        if not keep_alive or not self.request_complete or self._server.draining:
+            self.close()  # asked to, or the request's body was not read to its end
+            return
+        self.transport.resume_reading()
+        if not self._queue:
+            self._expect(_IDLE_DEADLINE, self._limits.idle_timeout)
+            return
+        queued = self._queue.popleft()
+        self.request_complete = queued.ended
+        try:
+            sink = self._start(queued.head, parsing=self._parsing is queued)
+        except HttpError as exc:
+            self.fail(exc.status, exc.reason)
+            return
+        for chunk in queued.chunks:
+            sink.body(chunk)
+        if queued.ended:
+            sink.end()
 
     def fail(self, status: int, reason: str) -> None:
         """Answer an unparseable or refused request and close: its framing is not trusted."""
@@ -244,50 +307,22 @@ class ClientConnection(asyncio.Protocol):
             self.closed = True
             self.deadline_kind = _NO_DEADLINE
             self.transport.close()
-            if self._wake is not None and not self._wake.done():
-                self._wake.set_result(None)
 
     # -- internals ---------------------------------------------------------------------------
-    async def _serve(self) -> None:
-        """The connection's one task: handle queued requests in order, then wait for more."""
-        handler = self._server.handler
-        loop = asyncio.get_running_loop()
-        while not self.closed:
-            if not self._queue:
-                self._expect(_IDLE_DEADLINE, self._limits.idle_timeout)
-                self._wake = loop.create_future()
-                await self._wake
-                self._wake = None
-                continue
-            exchange = self._queue.popleft()
-            self._busy = True
-            self._server.in_flight += 1
-            try:
-                await handler(exchange)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the handler answers errors itself; this is a last resort
-                _log.exception("request handler failed")
-                if not exchange.response_started:
-                    self.fail(500, "internal error")
-                else:
-                    self.close()
-            finally:
-                self._busy = False
-                self._server.in_flight -= 1
-            if not exchange.head.keep_alive or self._server.draining:
-                self.close()
-            elif not exchange.body.done:
-                self.close()  # the handler did not read the whole body: framing is lost
-            elif len(self._queue) < _MAX_PIPELINED:
-                self.transport.resume_reading()
-
-    def _reset_head(self) -> None:
-        self._url = b""
-        self._headers = []
-        self._header_bytes = 0
-        self._body = None
-        self._body_bytes = 0
+    def _start(self, head: RequestHead, *, parsing: bool) -> RequestSink:
+        """Make ``head`` the active request (``parsing``: its body is still arriving)."""
+        self._active_has_body = head.has_body
+        try:
+            sink = self._server.handler(head, self)
+        except Exception:
+            _log.exception("request handler failed")
+            raise HttpError(500, "internal error") from None
+        self._server.in_flight += 1
+        self._active = sink
+        if parsing:
+            self._parsing = sink
+        sink.start()
+        return sink
 
     def _expect(self, kind: int, seconds: float) -> None:
         self.deadline = self._clock.monotonic() + seconds

@@ -1,59 +1,67 @@
-"""Connections to upstream endpoints: one HTTP/1.1 exchange at a time, pooled per endpoint.
+"""Connections to upstream endpoints, driven by callbacks, pooled per endpoint.
 
-An :class:`UpstreamConnection` is an asyncio protocol around llhttp's response parser. The
-proxy writes a request (head, then body chunks, awaiting :meth:`drain` for back-pressure),
-awaits :meth:`response` for the head, then reads the body from a :class:`BodyStream` that
-pauses the upstream socket when the client is slower than the upstream.
+An :class:`UpstreamConnection` is an asyncio protocol around llhttp's response parser that
+reports each response to its current *sink* (the request's exchange) as it arrives: head,
+body chunks, end — or failure. Nothing waits on a future per request: the proxy's hot path is
+callbacks from the socket to the sink and back, as in a bare forwarder.
 
 An :class:`EndpointPool` keeps idle keep-alive connections per endpoint (last in, first out,
 so a few warm connections serve a light load), at most ``max_idle`` idle and ``max_total`` in
 all, each idle at most ``idle_timeout`` seconds. A connection is reused only if its response
 was complete and both sides allowed keep-alive; a malformed or truncated response discards
 it. A reused connection found closed before any response byte arrives is reported as
-:class:`StaleConnection`, which the proxy may retry on a fresh connection.
+*stale*, so the exchange may resend the request on a fresh connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any
+from typing import Any, Protocol
 
 import httptools
 
 from meshkit.clock import SYSTEM_CLOCK, Clock
 from meshkit.errors import ConnectFailed, UpstreamError, UpstreamTimeout
-from meshkit.gateway.body import BodyStream
 from meshkit.gateway.http1 import ResponseHead
 
-__all__ = ["BadUpstreamResponse", "EndpointPool", "StaleConnection", "UpstreamConnection"]
+__all__ = ["BadUpstreamResponse", "EndpointPool", "ResponseSink", "UpstreamConnection"]
 
 
 class BadUpstreamResponse(UpstreamError):
     """The upstream's answer was malformed, truncated, or cut off."""
 
 
-class StaleConnection(BadUpstreamResponse):
-    """A reused keep-alive connection was closed by the upstream before it answered."""
+class ResponseSink(Protocol):
+    """What an upstream connection reports to (the exchange it serves)."""
+
+    def response_head(self, head: ResponseHead) -> None: ...
+
+    def response_body(self, chunk: bytes) -> None: ...
+
+    def response_end(self, keep_alive: bool) -> None: ...
+
+    def upstream_failed(self, error: UpstreamError, *, stale: bool) -> None: ...
+
+    def upstream_writable(self, writable: bool) -> None: ...
 
 
 class UpstreamConnection(asyncio.Protocol):
     """One connection to an upstream; see the module docstring."""
 
-    def __init__(self, pool: EndpointPool) -> None:
-        self._pool = pool
+    def __init__(self) -> None:
         self.transport: Any = None
         self._parser = httptools.HttpResponseParser(self)
         self._headers: list[tuple[bytes, bytes]] = []
-        self._head: asyncio.Future[ResponseHead] | None = None
-        self._body: BodyStream | None = None
-        self._writable = asyncio.Event()
-        self._writable.set()
+        self.sink: ResponseSink | None = None
         self.closed = False
         self.complete = False
         self.received_any = False
+        self.writable = True
         self.idle_since = 0.0
         self.exchanges = 0
+        self._head_only = False
+        self._interim = False
 
     # -- asyncio protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -64,105 +72,102 @@ class UpstreamConnection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._broken(BadUpstreamResponse(f"malformed upstream response: {exc}"))
+            self._fail(BadUpstreamResponse(f"malformed upstream response: {exc}"), stale=False)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self._writable.set()
-        if self.complete or (self._head is None and self._body is None):
+        if self.sink is None or self.complete:
             return
-        if not self.received_any and self.exchanges > 1:
-            self._broken(StaleConnection("the reused upstream connection was closed"))
-        else:
-            self._broken(BadUpstreamResponse("the upstream closed the connection mid-response"))
+        stale = not self.received_any and self.exchanges > 1
+        self._fail(BadUpstreamResponse("the upstream closed the connection"), stale=stale)
 
     def pause_writing(self) -> None:
-        self._writable.clear()
+        self.writable = False
+        if self.sink is not None:
+            self.sink.upstream_writable(False)
 
     def resume_writing(self) -> None:
-        self._writable.set()
+        self.writable = True
+        if self.sink is not None:
+            self.sink.upstream_writable(True)
 
     # -- llhttp callbacks --------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._headers = []
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
-        if 100 <= status < 200:
-            self._headers = []  # an interim answer (e.g. 100 Continue): wait for the final
-            return
+        self._interim = 100 <= status < 200
+        if self._interim or self.sink is None:
+            return  # an interim answer (e.g. 100 Continue): the final one follows
         length: int | None = None
         chunked = False
-        for lower, value in self._headers:
-            if lower == b"content-length":
+        for name, value in self._headers:
+            if name == b"content-length":
                 length = int(value)
-            elif lower == b"transfer-encoding":
+            elif name == b"transfer-encoding":
                 chunked = True
-        head = ResponseHead(
-            status=status,
-            reason=b"",
-            version=self._parser.get_http_version(),
-            headers=self._headers,
-            content_length=length,
-            chunked=chunked,
-            keep_alive=self._parser.should_keep_alive(),
+        self.sink.response_head(
+            ResponseHead(
+                status=status,
+                reason=b"",
+                version=self._parser.get_http_version(),
+                headers=self._headers,
+                content_length=length,
+                chunked=chunked,
+                keep_alive=self._parser.should_keep_alive(),
+            )
         )
-        if self._head is not None and not self._head.done():
-            self._head.set_result(head)
+        if self._head_only and self.sink is not None:
+            self._end()  # a HEAD answer has no body, whatever its Content-Length says
 
     def on_body(self, chunk: bytes) -> None:
-        if self._body is not None:
-            self._body.feed(chunk)
+        if self.sink is not None:
+            self.sink.response_body(chunk)
 
     def on_message_complete(self) -> None:
-        if self._head is not None and not self._head.done():
-            return  # the end of an interim 1xx message
-        self.complete = True
-        if self._body is not None:
-            self._body.finish()
+        if self._interim:
+            self._interim = False
+            return
+        if self.sink is not None and not self._head_only:
+            self._end()
 
-    # -- the proxy's side --------------------------------------------------------------------
-    def begin(self, *, head_only: bool = False) -> None:
-        """Start an exchange (``head_only``: a HEAD request, whose answer has no body)."""
+    # -- the exchange's side -----------------------------------------------------------------
+    def begin(self, sink: ResponseSink, *, head_only: bool = False) -> None:
+        """Serve ``sink`` next (``head_only``: a HEAD request, whose answer has no body)."""
+        self.sink = sink
         self.exchanges += 1
         self.complete = False
         self.received_any = False
-        self._headers = []
-        self._head = asyncio.get_running_loop().create_future()
-        self._body = BodyStream(self.transport.pause_reading, self.transport.resume_reading)
+        self._head_only = head_only
         if head_only:
             self._parser = httptools.HttpResponseParser(self)  # llhttp must not wait for a body
 
     def write(self, data: bytes) -> None:
-        if self.closed:
-            raise BadUpstreamResponse("the upstream connection is closed")
-        self.transport.write(data)
-
-    async def drain(self) -> None:
-        """Wait while the upstream socket's send buffer is full."""
-        if not self._writable.is_set():
-            await self._writable.wait()
-
-    async def response(self) -> ResponseHead:
-        assert self._head is not None
-        return await self._head
-
-    @property
-    def body(self) -> BodyStream:
-        assert self._body is not None
-        return self._body
+        if not self.closed:
+            self.transport.write(data)
 
     def close(self) -> None:
+        self.sink = None
         if not self.closed and self.transport is not None:
             self.closed = True
             self.transport.close()
 
-    def _broken(self, error: UpstreamError) -> None:
-        if self._head is not None and not self._head.done():
-            self._head.set_exception(error)
-        elif self._body is not None and not self._body.done:
-            self._body.fail(error)
+    def _end(self) -> None:
+        sink, self.sink = self.sink, None
+        self.complete = True
+        keep_alive = self._parser.should_keep_alive() and not self._head_only
+        if sink is not None:
+            sink.response_end(keep_alive)
+
+    def _fail(self, error: UpstreamError, *, stale: bool) -> None:
+        sink, self.sink = self.sink, None
         self.close()
+        if sink is not None:
+            sink.upstream_failed(error, stale=stale)
 
 
 class EndpointPool:
@@ -173,7 +178,7 @@ class EndpointPool:
         host: str,
         port: int,
         *,
-        max_idle: int = 32,
+        max_idle: int = 64,
         max_total: int = 1024,
         connect_timeout: float = 2.0,
         idle_timeout: float = 60.0,
@@ -191,7 +196,8 @@ class EndpointPool:
         self.connects = 0
         self.reuses = 0
 
-    async def acquire(self) -> UpstreamConnection:
+    def take_idle(self) -> UpstreamConnection | None:
+        """A live idle connection, or ``None`` (then :meth:`open` one)."""
         now = self._clock.monotonic()
         while self._idle:
             conn = self._idle.pop()
@@ -199,15 +205,16 @@ class EndpointPool:
                 self.reuses += 1
                 return conn
             self._discard(conn)
+        return None
+
+    async def open(self) -> UpstreamConnection:
         if self.total >= self.max_total:
             raise ConnectFailed(f"{self.host}:{self.port}: {self.max_total} connections in use")
         self.total += 1
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.connect_timeout):
-                _, protocol = await loop.create_connection(
-                    lambda: UpstreamConnection(self), self.host, self.port
-                )
+                _, protocol = await loop.create_connection(UpstreamConnection, self.host, self.port)
         except TimeoutError:
             self.total -= 1
             raise UpstreamTimeout(f"connecting to {self.host}:{self.port} timed out") from None
@@ -222,6 +229,7 @@ class EndpointPool:
 
     def release(self, conn: UpstreamConnection, *, reusable: bool) -> None:
         if reusable and not conn.closed and conn.complete and len(self._idle) < self.max_idle:
+            conn.sink = None
             conn.idle_since = self._clock.monotonic()
             self._idle.append(conn)
         else:

@@ -1,0 +1,391 @@
+"""One proxied request, from the client's head to the upstream's last byte — all callbacks.
+
+Theory of operation
+-------------------
+``start`` matches a route (404 if none), leases an endpoint from the service's route (its
+balancer and the endpoint's breaker: 503 with ``Retry-After`` if none can take it), and takes
+an idle pooled connection — or opens one, the only step that needs a task. Once attached, the
+request head goes out, then the body as it arrives (re-framed by the gateway; buffered only
+while no connection is attached). The upstream's answer comes back through
+:class:`~meshkit.gateway.upstream.ResponseSink` callbacks: the head settles the lease (so the
+balancer, breaker and outlier detection see the status at once) and is written to the client
+together with the first body bytes; the body streams through, with each side pausing the
+other's reading while its own socket is full.
+
+Retries: a connect failure, or a reused connection the upstream had closed, is retried on a
+newly leased endpoint — at once, for a request whose body has not started out, while the
+service's attempts and retry budget allow. A route or service timeout is one clock timer per
+request, only when configured. Every failure is answered from the gateway's error table; once
+the response has started, a failure can only cut the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from meshkit.clock import TimerHandle
+from meshkit.errors import MeshError, UpstreamError, UpstreamTimeout
+from meshkit.gateway.http1 import RequestHead, ResponseHead, request_head_bytes, response_head_bytes
+from meshkit.gateway.upstream import UpstreamConnection
+from meshkit.health.outlier import ErrorKind
+
+if TYPE_CHECKING:
+    from meshkit.client.route import Lease, ServiceRoute
+    from meshkit.gateway.proxy import Gateway
+    from meshkit.gateway.router import Route
+    from meshkit.gateway.server import ClientConnection
+    from meshkit.gateway.upstream import EndpointPool
+
+__all__ = ["ProxyExchange"]
+
+_log = logging.getLogger("meshkit.gateway")
+_NO_BODY_STATUSES = frozenset({204, 304})
+_IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
+_BUFFER_LIMIT = 256 * 1024  # request bytes held while no upstream connection is attached
+
+
+class ProxyExchange:
+    """The state of one request in the gateway; see the module docstring."""
+
+    __slots__ = (
+        "_attempts",
+        "_buffer",
+        "_buffered",
+        "_conn",
+        "_connecting",
+        "_done",
+        "_ended",
+        "_lease",
+        "_out_chunked",
+        "_pending_head",
+        "_pool",
+        "_request_id",
+        "_route",
+        "_sent_body",
+        "_service",
+        "_started_response",
+        "_timer",
+        "client",
+        "gateway",
+        "head",
+    )
+
+    def __init__(self, gateway: Gateway, head: RequestHead, client: ClientConnection) -> None:
+        self.gateway = gateway
+        self.head = head
+        self.client = client
+        self._request_id = head.header(b"x-request-id") or b""
+        self._route: Route | None = None
+        self._service: ServiceRoute | None = None
+        self._lease: Lease | None = None
+        self._pool: EndpointPool | None = None
+        self._conn: UpstreamConnection | None = None
+        self._connecting: asyncio.Task[UpstreamConnection] | None = None
+        self._timer: TimerHandle | None = None
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self._ended = not head.has_body
+        self._sent_body = False
+        self._attempts = 0
+        self._pending_head = b""
+        self._out_chunked = False
+        self._started_response = False
+        self._done = False
+
+    # -- the client's side (RequestSink) -----------------------------------------------------
+    def start(self) -> None:
+        gateway = self.gateway
+        if not self._request_id:
+            self._request_id = gateway.new_request_id()
+        route = gateway.router.match(self.head)
+        if route is None:
+            self._answer(404, "no route")
+            return
+        self._route = route
+        try:
+            self._service = gateway.mesh.route(route.service)
+        except MeshError as exc:
+            self._answer_error(exc)
+            return
+        timeout = route.timeout if route.timeout is not None else self._service.timeout
+        if timeout is not None:
+            self._timer = gateway.clock.call_later(timeout, self._timed_out)
+        budget = self._service.retry_budget
+        if budget is not None:
+            budget.record_request()
+        self._dispatch()
+
+    def body(self, chunk: bytes) -> None:
+        if self._done:
+            return
+        framed = b"%x\r\n%s\r\n" % (len(chunk), chunk) if self.head.chunked else chunk
+        conn = self._conn
+        if conn is not None:
+            self._sent_body = True
+            conn.write(framed)
+            if not conn.writable:
+                self.client.pause_reading()
+            return
+        self._buffer.append(framed)
+        self._buffered += len(framed)
+        if self._buffered > _BUFFER_LIMIT:
+            self.client.pause_reading()
+
+    def end(self) -> None:
+        self._ended = True
+        if self._done or not self.head.chunked:
+            return
+        if self._conn is not None:
+            self._conn.write(b"0\r\n\r\n")
+        else:
+            self._buffer.append(b"0\r\n\r\n")
+
+    def abort(self) -> None:
+        """The client went away: drop the upstream side too."""
+        if self._done:
+            return
+        self._done = True
+        self._cancel_timer()
+        if self._connecting is not None:
+            self._connecting.cancel()
+        self._drop_conn()
+        self._settle(cancelled=True)
+
+    def client_writable(self, writable: bool) -> None:
+        conn = self._conn
+        if conn is not None and not conn.closed:
+            if writable:
+                conn.transport.resume_reading()
+            else:
+                conn.transport.pause_reading()
+
+    # -- the upstream's side (ResponseSink) --------------------------------------------------
+    def response_head(self, head: ResponseHead) -> None:
+        if self._done:
+            return
+        retry_after = None
+        if head.status in (429, 503):
+            from meshkit.client.transport import parse_retry_after
+
+            for name, value in head.headers:
+                if name == b"retry-after":
+                    retry_after = parse_retry_after(value.decode("latin-1"))
+        self._settle(status=head.status, retry_after=retry_after)
+        request = self.head
+        no_body = (
+            request.method == b"HEAD"
+            or head.status in _NO_BODY_STATUSES
+            or 100 <= head.status < 200
+        )
+        length = None if head.chunked else head.content_length
+        http10 = request.version == "1.0"
+        self._out_chunked = length is None and not no_body and not http10
+        headers = [*head.headers, (b"x-request-id", self._request_id)]
+        self._pending_head = response_head_bytes(
+            head.status,
+            headers,
+            content_length=length,
+            keep_alive=self._keep_alive() and not (http10 and length is None),
+            no_body=no_body,
+            close_delimited=http10 and length is None,
+        )
+        self._started_response = True
+
+    def response_body(self, chunk: bytes) -> None:
+        if self._done:
+            return
+        data = b"%x\r\n%s\r\n" % (len(chunk), chunk) if self._out_chunked else chunk
+        if self._pending_head:
+            data = self._pending_head + data  # head and first bytes in one write
+            self._pending_head = b""
+        self.client.write(data)
+        if not self.client.writable and self._conn is not None:
+            self._conn.transport.pause_reading()
+
+    def response_end(self, keep_alive: bool) -> None:
+        if self._done:
+            return
+        tail = b"0\r\n\r\n" if self._out_chunked else b""
+        self.client.write(self._pending_head + tail)
+        self._pending_head = b""
+        conn, pool = self._conn, self._pool
+        self._conn = None
+        if conn is not None and pool is not None:
+            pool.release(conn, reusable=keep_alive and self._ended)
+        self._finish(self._keep_alive())
+
+    def upstream_failed(self, error: UpstreamError, *, stale: bool) -> None:
+        if self._done:
+            return
+        conn, pool = self._conn, self._pool
+        self._conn = None
+        if conn is not None and pool is not None:
+            pool.release(conn, reusable=False)
+        if self._started_response:
+            self._done = True
+            self._cancel_timer()
+            self.client.close()  # the response is cut: the client must see it
+            self.client.finished(keep_alive=False)
+            return
+        if stale:
+            self._settle(cancelled=True)  # the endpoint did nothing wrong
+        else:
+            self._settle(error=ErrorKind.RESET)
+        if self._may_retry(stale=stale):
+            self._dispatch()
+        else:
+            self._answer_error(error)
+
+    def upstream_writable(self, writable: bool) -> None:
+        if writable:
+            self.client.resume_reading()
+        else:
+            self.client.pause_reading()
+
+    # -- internals ---------------------------------------------------------------------------
+    def _dispatch(self) -> None:
+        service = self._service
+        assert service is not None
+        self._attempts += 1
+        try:
+            self._lease = lease = service.lease(self._hash_key())
+        except MeshError as exc:
+            self._answer_error(exc)
+            return
+        instance = lease.endpoint.payload
+        self._pool = pool = self.gateway.pool(instance.host, instance.port)
+        conn = pool.take_idle()
+        if conn is not None:
+            self._attach(conn)
+            return
+        task = asyncio.get_running_loop().create_task(pool.open())
+        self._connecting = task
+        task.add_done_callback(self._connected)
+
+    def _connected(self, task: asyncio.Task[UpstreamConnection]) -> None:
+        self._connecting = None
+        if task.cancelled() or self._done:
+            if not task.cancelled() and task.exception() is None and self._pool is not None:
+                self._pool.release(task.result(), reusable=False)
+            return
+        error = task.exception()
+        if error is None:
+            self._attach(task.result())
+            return
+        kind = ErrorKind.TIMEOUT if isinstance(error, UpstreamTimeout) else ErrorKind.CONNECT_FAILED
+        self._settle(error=kind)
+        if isinstance(error, MeshError) and self._may_retry(stale=True):
+            self._dispatch()
+        elif isinstance(error, MeshError):
+            self._answer_error(error)
+        else:
+            _log.error("connecting upstream failed: %r", error)
+            self._answer(502, "bad gateway")
+
+    def _attach(self, conn: UpstreamConnection) -> None:
+        self._conn = conn
+        route = self._route
+        assert route is not None
+        assert self._lease is not None
+        head = self.head
+        conn.begin(self, head_only=head.method == b"HEAD")
+        instance = self._lease.endpoint.payload
+        data = request_head_bytes(
+            head,
+            target=route.upstream_target(head),
+            host=head.host or instance.address.encode(),
+            extra=self.gateway.forwarding(head, self.client.peer, self._request_id),
+        )
+        if self._buffer:
+            data += b"".join(self._buffer)
+            self._buffer.clear()
+            self._buffered = 0
+            self._sent_body = True
+            self.client.resume_reading()
+        conn.write(data)
+
+    def _may_retry(self, *, stale: bool) -> bool:
+        service = self._service
+        if service is None or self._attempts >= max(service.max_attempts, 2 if stale else 1):
+            return False
+        if self._sent_body or (self.head.method not in _IDEMPOTENT and not stale):
+            return False  # a body already sent cannot be sent again
+        budget = service.retry_budget
+        return stale or budget is None or budget.try_spend()
+
+    def _settle(
+        self,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        error: ErrorKind | None = None,
+        cancelled: bool = False,
+    ) -> None:
+        lease, self._lease = self._lease, None
+        if lease is not None and self._service is not None:
+            self._service.settle(
+                lease, status=status, retry_after=retry_after, error=error, cancelled=cancelled
+            )
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        if self._done:
+            return
+        if self._connecting is not None:
+            self._connecting.cancel()
+        self._drop_conn()
+        self._settle(error=ErrorKind.TIMEOUT)
+        if self._started_response:
+            self._done = True
+            self.client.close()
+            self.client.finished(keep_alive=False)
+        else:
+            self._answer(504, "upstream timeout")
+
+    def _answer_error(self, error: BaseException) -> None:
+        status, message = self.gateway.classify(error)
+        self._answer(status, message, retry_after=getattr(error, "retry_after", None))
+
+    def _answer(self, status: int, message: str, *, retry_after: float | None = None) -> None:
+        if self._done:
+            return
+        self._drop_conn()
+        self._settle(cancelled=True)
+        request_id = self._request_id.decode("latin-1")
+        body = json.dumps({"error": message, "request_id": request_id}).encode()
+        headers = [(b"content-type", b"application/json"), (b"x-request-id", self._request_id)]
+        if retry_after is not None:
+            headers.append((b"retry-after", b"%d" % max(1, round(retry_after))))
+        keep_alive = self._keep_alive() and self._ended
+        self.client.write(
+            response_head_bytes(status, headers, content_length=len(body), keep_alive=keep_alive)
+            + body
+        )
+        self._finish(keep_alive)
+
+    def _finish(self, keep_alive: bool) -> None:
+        self._done = True
+        self._cancel_timer()
+        self.client.finished(keep_alive=keep_alive)
+
+    def _keep_alive(self) -> bool:
+        return self.head.keep_alive and not self.gateway.server.draining
+
+    def _drop_conn(self) -> None:
+        conn, pool = self._conn, self._pool
+        self._conn = None
+        if conn is not None and pool is not None:
+            pool.release(conn, reusable=False)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _hash_key(self) -> bytes:
+        """The consistent-hashing key: the client's address (affinity per client); the other
+        algorithms ignore it."""
+        return self.client.peer.encode()
