@@ -197,12 +197,9 @@ def request_head_bytes(
     extra: list[tuple[bytes, bytes]],
 ) -> bytes:
     """The head sent upstream: end-to-end headers, ``extra``, and our own framing."""
-    lines = [b"%s %s HTTP/1.1\r\n" % (head.method, target), b"host: %s\r\n" % host]
-    for name, value in _end_to_end(head.headers):
-        if name != b"host":
-            lines.append(b"%s: %s\r\n" % (name, value))
-    for name, value in extra:
-        lines.append(b"%s: %s\r\n" % (name, value))
+    lines = [b"%s %s HTTP/1.1\r\nhost: %s\r\n" % (head.method, target, host)]
+    lines += [b"%s: %s\r\n" % kv for kv in _end_to_end(head.headers) if kv[0] != b"host"]
+    lines += [b"%s: %s\r\n" % kv for kv in extra]
     if head.chunked:
         lines.append(b"transfer-encoding: chunked\r\n")
     elif head.content_length is not None:
@@ -226,7 +223,7 @@ def response_head_bytes(
     HTTP/1.0 client)."""
     text = reason or _REASONS.get(status, "Status").encode()
     lines = [b"HTTP/1.1 %d %s\r\n" % (status, text)]
-    lines.extend(b"%s: %s\r\n" % (k, v) for k, v in _end_to_end(headers))
+    lines += [b"%s: %s\r\n" % kv for kv in _end_to_end(headers)]
     if not no_body and not close_delimited:
         if content_length is None:
             lines.append(b"transfer-encoding: chunked\r\n")

@@ -105,7 +105,10 @@ class Gateway:
         key = (host, port)
         pool = self._pools.get(key)
         if pool is None:
-            pool = self._pools[key] = EndpointPool(host, port, clock=self.clock)
+            server = self.server
+            pool = self._pools[key] = EndpointPool(
+                host, port, clock=self.clock, now=lambda: server.now
+            )
         return pool
 
     @staticmethod

@@ -325,7 +325,7 @@ class ClientConnection(asyncio.Protocol):
         return sink
 
     def _expect(self, kind: int, seconds: float) -> None:
-        self.deadline = self._clock.monotonic() + seconds
+        self.deadline = self._server.now + seconds
         self.deadline_kind = kind
 
     def expired(self) -> None:
@@ -355,6 +355,7 @@ class GatewayServer:
         self.draining = False
         self._server: asyncio.Server | None = None
         self._sweeper: TimerHandle | None = None
+        self.now = clock.monotonic()  # refreshed by every sweep: 0.1 s resolution
 
     @property
     def port(self) -> int:
@@ -371,8 +372,10 @@ class GatewayServer:
         self._sweep()
 
     def _sweep(self) -> None:
-        """Close connections past their head or idle deadline; runs every 0.1 s."""
-        now = self.clock.monotonic()
+        """Close connections past their head or idle deadline; runs every 0.1 s. Also keeps
+        :attr:`now`, the coarse time deadlines and pools use instead of reading the clock
+        several times per request."""
+        self.now = now = self.clock.monotonic()
         for connection in [c for c in self.connections if c.deadline_kind and c.deadline <= now]:
             connection.expired()
         self._sweeper = self.clock.call_later(_SWEEP_INTERVAL, self._sweep)
