@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from meshkit.errors import ConfigError
 from meshkit.gateway.limits import GatewayLimits
 from meshkit.gateway.router import Route
+from meshkit.ratelimit import Rate, RateLimiter, RateLimitOptions
 from meshkit.registry.models import HealthCheckSpec, ServicePolicy
 
 __all__ = ["GatewayConfig", "load_config", "parse_config"]
@@ -87,17 +88,60 @@ class MatchConfig(_Strict):
         return value
 
 
+class RateLimitConfig(_Strict):
+    """``rate`` like ``"100/second"``; ``key``: ``ip`` (the client address), ``route`` (one
+    limit for everyone) or ``header:<name>`` (an API key, a user id)."""
+
+    rate: str
+    burst: Annotated[int, Field(ge=1)] | None = None
+    algorithm: Literal["token_bucket", "gcra", "sliding_log", "sliding_window", "fixed_window"] = (
+        "token_bucket"
+    )
+    key: Annotated[str, Field(pattern=r"^(ip|route|header:[A-Za-z0-9-]+)$")] = "ip"
+
+    @field_validator("rate")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        Rate.parse(value)  # ConfigError (a ValueError) names what is wrong
+        return value
+
+    def build(self, name: str) -> tuple[RateLimiter, bytes | None]:
+        keyed = self.key != "route"
+        options = RateLimitOptions(
+            rate=Rate.parse(self.rate),
+            burst=self.burst,
+            algorithm=self.algorithm,
+            key=_same if keyed else None,
+        )
+        header = (
+            self.key.split(":", 1)[1].lower().encode() if self.key.startswith("header:") else None
+        )
+        return RateLimiter(options, name=f"rate_limit:{name}"), header
+
+
+def _same(key: object) -> object:
+    return key
+
+
 class RouteConfig(_Strict):
     name: str = ""
     match: MatchConfig = MatchConfig()
     service: Annotated[str, Field(pattern=_NAME)]
     rewrite_prefix: str | None = None
     timeout: Annotated[float, Field(gt=0)] | None = None
+    rate_limit: RateLimitConfig | None = None
 
     def build(self, index: int) -> Route:
         match = self.match
+        name = self.name or f"route-{index}"
+        limiter, limit_header = (None, None)
+        if self.rate_limit is not None:
+            limiter, limit_header = self.rate_limit.build(name)
         return Route(
-            name=self.name or f"route-{index}",
+            name=name,
+            rate_limiter=limiter,
+            limit_by_ip=self.rate_limit is not None and self.rate_limit.key == "ip",
+            limit_header=limit_header,
             service=self.service,
             prefix=match.prefix.encode() if match.prefix else None,
             path=match.path.encode() if match.path else None,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from typing import TYPE_CHECKING
 
 from meshkit.clock import TimerHandle
@@ -105,6 +106,22 @@ class ProxyExchange:
             self._answer(404, "no route")
             return
         self._route = route
+        limiter = route.rate_limiter
+        if limiter is not None:
+            decision = limiter.try_acquire(route.limit_key(self.head, self.client.peer))
+            if not decision.allowed:
+                reset = max(1, math.ceil(decision.reset_after))
+                self._answer(
+                    429,
+                    "rate limited",
+                    retry_after=decision.retry_after,
+                    extra=[
+                        (b"ratelimit-limit", b"%d" % decision.limit),
+                        (b"ratelimit-remaining", b"%d" % decision.remaining),
+                        (b"ratelimit-reset", b"%d" % reset),
+                    ],
+                )
+                return
         try:
             self._service = gateway.mesh.route(route.service)
         except MeshError as exc:
@@ -349,7 +366,14 @@ class ProxyExchange:
         status, message = self.gateway.classify(error)
         self._answer(status, message, retry_after=getattr(error, "retry_after", None))
 
-    def _answer(self, status: int, message: str, *, retry_after: float | None = None) -> None:
+    def _answer(
+        self,
+        status: int,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        extra: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
         if self._done:
             return
         self._drop_conn()
@@ -358,7 +382,9 @@ class ProxyExchange:
         body = json.dumps({"error": message, "request_id": request_id}).encode()
         headers = [(b"content-type", b"application/json"), (b"x-request-id", self._request_id)]
         if retry_after is not None:
-            headers.append((b"retry-after", b"%d" % max(1, round(retry_after))))
+            headers.append((b"retry-after", b"%d" % max(1, math.ceil(retry_after))))
+        if extra:
+            headers += extra
         keep_alive = self._keep_alive() and self._ended
         self.client.write(
             response_head_bytes(status, headers, content_length=len(body), keep_alive=keep_alive)

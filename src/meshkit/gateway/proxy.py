@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
+import re
 import uuid
 
 from meshkit.clock import SYSTEM_CLOCK, Clock
@@ -52,6 +54,22 @@ ERROR_TABLE: tuple[tuple[type[BaseException], int, str], ...] = (
     (PolicyRejected, 503, "refused"),
 )
 """Exception type → (status, message), first match wins; anything else is a 500."""
+
+
+_TRACEPARENT = re.compile(rb"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_ZERO_TRACE = b"0" * 32
+_ZERO_SPAN = b"0" * 16
+
+
+def next_traceparent(incoming: bytes | None) -> bytes:
+    """The W3C ``traceparent`` for the next hop: the same trace id and flags as the valid
+    ``incoming`` one, a new span id; a new trace (not sampled) when there is none."""
+    match = _TRACEPARENT.fullmatch(incoming.strip()) if incoming else None
+    if match is not None:
+        version, trace_id, parent, flags = match.groups()
+        if version != b"ff" and trace_id != _ZERO_TRACE and parent != _ZERO_SPAN:
+            return b"00-%s-%s-%s" % (trace_id, os.urandom(8).hex().encode(), flags)
+    return b"00-%s-%s-00" % (os.urandom(16).hex().encode(), os.urandom(8).hex().encode())
 
 
 class Gateway:
@@ -114,7 +132,9 @@ class Gateway:
     @staticmethod
     def forwarding(head: RequestHead, peer: str, request_id: bytes) -> list[tuple[bytes, bytes]]:
         """Forwarding headers for the upstream, computed once per request (retries reuse
-        them). The client's own ``X-Forwarded-*`` are replaced; its ``-For`` chain is kept."""
+        them). The client's own ``X-Forwarded-*`` are replaced; its ``-For`` chain is kept.
+        ``traceparent`` continues the client's trace with a new span id for this hop (or
+        starts a trace); ``tracestate`` passes through untouched."""
         cached = head.extra.get("forwarding")
         if isinstance(cached, list):
             return cached
@@ -127,7 +147,12 @@ class Gateway:
         ]
         if head.header(b"x-request-id") is None:
             extra.append((b"x-request-id", request_id))
-        head.headers = [(k, v) for k, v in head.headers if not k.startswith(b"x-forwarded-")]
+        extra.append((b"traceparent", next_traceparent(head.header(b"traceparent"))))
+        head.headers = [
+            (k, v)
+            for k, v in head.headers
+            if not k.startswith(b"x-forwarded-") and k != b"traceparent"
+        ]
         head.extra["forwarding"] = extra
         return extra
 

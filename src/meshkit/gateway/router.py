@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from meshkit.gateway.http1 import RequestHead
+from meshkit.ratelimit import RateLimiter
 
 __all__ = ["Route", "Router"]
 
@@ -19,7 +20,8 @@ __all__ = ["Route", "Router"]
 class Route:
     """``prefix`` / ``path`` (exact) / ``regex`` on the path (bytes), optional ``host``,
     ``methods`` and exact-valued ``headers``; ``service`` receives the request, with the
-    matched ``prefix`` replaced by ``rewrite_prefix`` when that is set."""
+    matched ``prefix`` replaced by ``rewrite_prefix`` when that is set; ``rate_limiter``
+    counts requests per client address, per a header's value, or for the route as a whole."""
 
     name: str
     service: str
@@ -31,6 +33,17 @@ class Route:
     headers: tuple[tuple[bytes, bytes], ...] = ()
     rewrite_prefix: bytes | None = None
     timeout: float | None = None
+    rate_limiter: RateLimiter | None = None
+    limit_by_ip: bool = False
+    limit_header: bytes | None = None
+
+    def limit_key(self, head: RequestHead, peer: str) -> object:
+        """Who this request counts against in the route's rate limit."""
+        if self.limit_by_ip:
+            return peer
+        if self.limit_header is not None:
+            return head.header(self.limit_header) or b""
+        return None
 
     def matches(self, head: RequestHead) -> bool:
         path = head.path

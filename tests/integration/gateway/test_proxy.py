@@ -149,3 +149,45 @@ async def test_graceful_stop_drains_requests_in_flight(
         reply = await pending
     assert reply.status_code == 200
     assert reply.headers.get("connection") == "close"
+
+
+async def test_route_rate_limit_answers_429_with_ratelimit_headers(
+    start_gateway: StartGateway,
+) -> None:
+    routes = """
+  - {match: {prefix: /limited}, service: app, rate_limit: {rate: 2/minute, key: "header:x-api-key"}}
+  - {match: {prefix: /}, service: app}"""
+    gateway = await start_gateway(routes=routes)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+        alice = [await http.get("/limited", headers={"x-api-key": "alice"}) for _ in range(3)]
+        bob = await http.get("/limited", headers={"x-api-key": "bob"})
+        free = await http.get("/other")
+    assert [r.status_code for r in alice] == [200, 200, 429]
+    refused = alice[2]
+    assert refused.json()["error"] == "rate limited"
+    assert refused.headers["ratelimit-limit"] == "2"
+    assert refused.headers["ratelimit-remaining"] == "0"
+    assert int(refused.headers["ratelimit-reset"]) >= 1
+    assert 1 <= int(refused.headers["retry-after"]) <= 30
+    assert bob.status_code == 200  # each key has its own limit
+    assert free.status_code == 200
+
+
+async def test_trace_context_continues_with_a_new_span(
+    start_gateway: StartGateway, upstreams: list[FakeUpstream]
+) -> None:
+    gateway = await start_gateway()
+    incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+        await http.get("/", headers={"traceparent": incoming, "tracestate": "vendor=1"})
+        seen = next(u.last_headers for u in upstreams if u.requests)
+        version, trace_id, span, flags = seen["traceparent"].split("-")
+        assert (version, trace_id, flags) == ("00", "4bf92f3577b34da6a3ce929d0e0e4736", "01")
+        assert span != "00f067aa0ba902b7"
+        assert seen["tracestate"] == "vendor=1"
+        for upstream in upstreams:
+            upstream.requests = 0
+        await http.get("/", headers={"traceparent": "garbage"})
+        fresh = next(u.last_headers for u in upstreams if u.requests)["traceparent"]
+    assert len(fresh.split("-")[1]) == 32
+    assert fresh.split("-")[1] != "4bf92f3577b34da6a3ce929d0e0e4736"
