@@ -3,9 +3,10 @@
 All on loopback, in one run: ``direct`` (wrk → an nginx upstream answering ``hello world``),
 ``nginx`` (nginx as a reverse proxy: 1 worker, upstream keep-alive), ``haproxy`` (1 thread,
 ``http-reuse always``), and ``meshkit`` (one gateway process routing to a service of two
-endpoints of that same upstream, with P2C peak-EWMA balancing, endpoint breakers, retry and
-outlier detection on). wrk runs one thread at c=1 and c=64 for ``--seconds`` each; the peers
-get the same upstream. The configs follow ``shared/anchors`` (the figures our goals come from).
+endpoints of that same upstream, with P2C peak-EWMA balancing, endpoint breakers, retry,
+outlier detection, a never-reached rate limit and metrics on). wrk runs one thread at c=1
+and c=64 for ``--seconds`` each; the peers get the same upstream. The configs follow
+``shared/anchors`` (the figures our goals come from).
 
 Needs Debian's nginx, haproxy and wrk: ``apt-get install -y nginx haproxy wrk``.
 Run: ``.venv/bin/python bench/gateway.py``. The last line is JSON; required:
@@ -29,6 +30,7 @@ from pathlib import Path
 REQUIRED_RATIO = 0.6
 REQUIRED_P50 = 1.6
 PORTS = {"direct": 18180, "nginx": 18181, "haproxy": 18182, "meshkit": 18183}
+ADMIN_PORT = 18184  # meshkit's /metrics: on, as in production
 
 NGINX_CONF = """worker_processes 1;
 daemon on;
@@ -65,6 +67,7 @@ backend be
 """
 
 MESHKIT_YAML = """listen: {{host: 127.0.0.1, port: {meshkit}}}
+admin: {{host: 127.0.0.1, port: {admin}}}
 services:
   - name: hello
     policy: {{algorithm: p2c_ewma, max_attempts: 2, breaker: true}}
@@ -72,7 +75,7 @@ services:
       - {{id: hello-1, host: 127.0.0.1, port: {direct}}}
       - {{id: hello-2, host: 127.0.0.1, port: {direct}}}
 routes:
-  - {{match: {{prefix: /}}, service: hello}}
+  - {{match: {{prefix: /}}, service: hello, rate_limit: {{rate: 100000000/second, key: route}}}}
 """
 
 
@@ -128,7 +131,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="meshkit-bench-"))
     (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, **PORTS))
     (tmp / "haproxy.cfg").write_text(HAPROXY_CFG.format(tmp=tmp, **PORTS))
-    (tmp / "mesh.yaml").write_text(MESHKIT_YAML.format(**PORTS))
+    (tmp / "mesh.yaml").write_text(MESHKIT_YAML.format(admin=ADMIN_PORT, **PORTS))
     meshkit = None
     try:
         subprocess.run(["nginx", "-c", str(tmp / "nginx.conf")], check=True)

@@ -34,6 +34,7 @@ class Endpoint:
         "payload",
         "penalty_until",
         "pending_since",
+        "stats",
         "weight",
         "zone",
     )
@@ -64,6 +65,7 @@ class Endpoint:
         self.ewma_at = 0.0  # monotonic time of the last EWMA update
         self.penalty_until = 0.0  # answered 429/503: avoided until then
         self.added_at = 0.0
+        self.stats: Any = None  # the owner's per-endpoint statistics, bound once
 
     @property
     def available(self) -> bool:

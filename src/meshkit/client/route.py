@@ -123,6 +123,11 @@ class ServiceRoute:
         self.max_attempts = policy.max_attempts
         self.timeout = policy.timeout
 
+    def breaker_state(self, endpoint_id: str) -> CircuitState | None:
+        """The state of an endpoint's breaker (``None``: no breaker, or no call yet)."""
+        breaker = self._breakers.get(endpoint_id)
+        return breaker.state if breaker is not None else None
+
     # -- keeping current ---------------------------------------------------------------------
     def update(self, states: list[InstanceState]) -> None:
         """Make the endpoints exactly these instances, with their health."""
@@ -216,9 +221,10 @@ class ServiceRoute:
         retry_after: float | None = None,
         error: ErrorKind | None = None,
         cancelled: bool = False,
-    ) -> None:
+    ) -> float:
         """Report how the leased request ended: an HTTP ``status`` (with its Retry-After),
-        an ``error`` with no answer, or ``cancelled`` (no verdict for the breaker)."""
+        an ``error`` with no answer, or ``cancelled`` (no verdict for the breaker). Returns
+        the request's latency."""
         endpoint, breaker = lease.endpoint, lease.breaker
         failed = error is not None or cancelled
         latency = self.balancer.finish(
@@ -227,12 +233,13 @@ class ServiceRoute:
         if cancelled:
             if breaker is not None:
                 breaker.release(lease.ticket)
-            return
+            return latency
         bad = error is not None or (status is not None and status in _FAILURE_STATUSES)
         if breaker is not None:
             self._breaker_verdict(endpoint.id, breaker, lease.ticket, latency, failed=bad)
         if self.outlier is not None:
             self._outlier(endpoint.id, error if error is not None else (status or 200))
+        return latency
 
     # -- verdicts ----------------------------------------------------------------------------
     def _breaker_verdict(

@@ -158,6 +158,7 @@ class RouteConfig(_Strict):
 
 class GatewayConfig(_Strict):
     listen: ListenConfig = ListenConfig()
+    admin: ListenConfig | None = None  # /metrics (Prometheus) and /healthz; None: off
     limits: LimitsConfig = LimitsConfig()
     services: list[ServiceConfig] = Field(default_factory=list)
     routes: list[RouteConfig] = Field(default_factory=list)

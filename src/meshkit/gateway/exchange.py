@@ -32,6 +32,7 @@ from meshkit.errors import MeshError, UpstreamError, UpstreamTimeout
 from meshkit.gateway.http1 import RequestHead, ResponseHead, request_head_bytes, response_head_bytes
 from meshkit.gateway.upstream import UpstreamConnection
 from meshkit.health.outlier import ErrorKind
+from meshkit.observability.stats import RequestStats
 
 if TYPE_CHECKING:
     from meshkit.client.route import Lease, ServiceRoute
@@ -68,6 +69,8 @@ class ProxyExchange:
         "_sent_body",
         "_service",
         "_started_response",
+        "_status",
+        "_t0",
         "_timer",
         "client",
         "gateway",
@@ -95,6 +98,8 @@ class ProxyExchange:
         self._out_chunked = False
         self._started_response = False
         self._done = False
+        self._status: int | None = None
+        self._t0 = 0.0
 
     # -- the client's side (RequestSink) -----------------------------------------------------
     def start(self) -> None:
@@ -106,6 +111,8 @@ class ProxyExchange:
             self._answer(404, "no route")
             return
         self._route = route
+        self._t0 = gateway.clock.monotonic()
+        route.stats.in_flight += 1
         limiter = route.rate_limiter
         if limiter is not None:
             decision = limiter.try_acquire(route.limit_key(self.head, self.client.peer))
@@ -170,6 +177,8 @@ class ProxyExchange:
             self._connecting.cancel()
         self._drop_conn()
         self._settle(cancelled=True)
+        self._status = None
+        self._count()
 
     def client_writable(self, writable: bool) -> None:
         conn = self._conn
@@ -190,6 +199,7 @@ class ProxyExchange:
             for name, value in head.headers:
                 if name == b"retry-after":
                     retry_after = parse_retry_after(value.decode("latin-1"))
+        self._status = head.status
         self._settle(status=head.status, retry_after=retry_after)
         request = self.head
         no_body = (
@@ -244,6 +254,8 @@ class ProxyExchange:
         if self._started_response:
             self._done = True
             self._cancel_timer()
+            self._status = None  # cut short: counted as an error
+            self._count()
             self.client.close()  # the response is cut: the client must see it
             self.client.finished(keep_alive=False)
             return
@@ -343,9 +355,13 @@ class ProxyExchange:
     ) -> None:
         lease, self._lease = self._lease, None
         if lease is not None and self._service is not None:
-            self._service.settle(
+            latency = self._service.settle(
                 lease, status=status, retry_after=retry_after, error=error, cancelled=cancelled
             )
+            stats = lease.endpoint.stats
+            if stats is None:
+                stats = lease.endpoint.stats = RequestStats()
+            stats.record(None if error is not None or cancelled else status, latency)
 
     def _timed_out(self) -> None:
         self._timer = None
@@ -357,6 +373,8 @@ class ProxyExchange:
         self._settle(error=ErrorKind.TIMEOUT)
         if self._started_response:
             self._done = True
+            self._status = None  # cut short: counted as an error
+            self._count()
             self.client.close()
             self.client.finished(keep_alive=False)
         else:
@@ -390,12 +408,23 @@ class ProxyExchange:
             response_head_bytes(status, headers, content_length=len(body), keep_alive=keep_alive)
             + body
         )
+        self._status = status
         self._finish(keep_alive)
 
     def _finish(self, keep_alive: bool) -> None:
         self._done = True
         self._cancel_timer()
+        self._count()
         self.client.finished(keep_alive=keep_alive)
+
+    def _count(self) -> None:
+        """Record the request in its route's statistics (once, however it ended)."""
+        route = self._route
+        if route is not None and self._t0:
+            stats = route.stats
+            stats.in_flight -= 1
+            stats.record(self._status, self.gateway.clock.monotonic() - self._t0)
+            self._t0 = 0.0
 
     def _keep_alive(self) -> bool:
         return self.head.keep_alive and not self.gateway.server.draining

@@ -15,6 +15,9 @@ import logging
 import os
 import re
 import uuid
+from collections.abc import Iterator
+
+from prometheus_client.registry import CollectorRegistry
 
 from meshkit.clock import SYSTEM_CLOCK, Clock
 from meshkit.errors import (
@@ -36,6 +39,8 @@ from meshkit.gateway.router import Router
 from meshkit.gateway.server import ClientConnection, GatewayServer
 from meshkit.gateway.upstream import EndpointPool
 from meshkit.mesh import ServiceMesh
+from meshkit.observability import GatewayCollector, MetricsServer, RequestStats
+from meshkit.resilience.breaker_options import CircuitState
 
 __all__ = ["ERROR_TABLE", "Gateway"]
 
@@ -88,6 +93,16 @@ class Gateway:
         self.mesh = ServiceMesh(clock=clock, events=events)
         self.server = GatewayServer(self._exchange, limits=config.limits.build(), clock=clock)
         self._pools: dict[tuple[str, int], EndpointPool] = {}
+        self.registry = CollectorRegistry()
+        self.registry.register(
+            GatewayCollector(
+                routes=lambda: ((r.name, r.stats) for r in self.router.routes),
+                endpoints=self._endpoint_stats,
+                pools=lambda: list(self._pools.values()),
+                in_flight=lambda: self.server.in_flight,
+            )
+        )
+        self.metrics = MetricsServer(self.registry) if config.admin is not None else None
         # Unique per process and request: a random prefix and a counter (a uuid4 per request
         # costs more than the rest of the id handling together).
         self._id_prefix = uuid.uuid4().hex[:16].encode()
@@ -105,8 +120,13 @@ class Gateway:
                 await self.mesh.register({**instance.model_dump(), "service": service.name})
         listen = self.config.listen
         await self.server.start(listen.host, listen.port)
+        admin = self.config.admin
+        if self.metrics is not None and admin is not None:
+            await self.metrics.start(admin.host, admin.port)
 
     async def stop(self, deadline: float = 10.0) -> None:
+        if self.metrics is not None:
+            await self.metrics.stop()
         await self.server.stop(deadline)
         for pool in self._pools.values():
             pool.close()
@@ -115,6 +135,18 @@ class Gateway:
     # -- shared by the exchanges -------------------------------------------------------------
     def _exchange(self, head: RequestHead, client: ClientConnection) -> ProxyExchange:
         return ProxyExchange(self, head, client)
+
+    def _endpoint_stats(
+        self,
+    ) -> Iterator[tuple[str, str, RequestStats, bool, CircuitState | None]]:
+        for service in self.mesh.catalog.services():
+            route = self.mesh.route(service.name)
+            for endpoint in route.balancer.endpoints:
+                stats = endpoint.stats
+                if stats is None:
+                    stats = endpoint.stats = RequestStats()
+                breaker = route.breaker_state(endpoint.id)
+                yield service.name, endpoint.id, stats, endpoint.available, breaker
 
     def new_request_id(self) -> bytes:
         return b"%s%08x" % (self._id_prefix, next(self._ids))

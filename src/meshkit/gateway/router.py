@@ -8,9 +8,10 @@ per route tried. A route sends to a registered service and may rewrite the path 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from meshkit.gateway.http1 import RequestHead
+from meshkit.observability.stats import RequestStats
 from meshkit.ratelimit import RateLimiter
 
 __all__ = ["Route", "Router"]
@@ -36,6 +37,7 @@ class Route:
     rate_limiter: RateLimiter | None = None
     limit_by_ip: bool = False
     limit_header: bytes | None = None
+    stats: RequestStats = field(default_factory=RequestStats, compare=False)
 
     def limit_key(self, head: RequestHead, peer: str) -> object:
         """Who this request counts against in the route's rate limit."""

@@ -244,6 +244,10 @@ class EndpointPool:
         conn.close()
         self.total -= 1
 
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
+
     def close(self) -> None:
         while self._idle:
             self._discard(self._idle.pop())

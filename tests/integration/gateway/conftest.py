@@ -26,13 +26,17 @@ async def start_gateway(upstreams: list[FakeUpstream]) -> AsyncIterator[StartGat
     started: list[Gateway] = []
 
     async def start(
-        limits: str = "{}", policy: str = "{algorithm: round_robin}", routes: str = ""
+        limits: str = "{}",
+        policy: str = "{algorithm: round_robin}",
+        routes: str = "",
+        admin: str = "null",
     ) -> Gateway:
         instances = "\n".join(
             f"      - {{id: {u.name}, host: 127.0.0.1, port: {u.port}}}" for u in upstreams
         )
         text = f"""
 listen: {{host: 127.0.0.1, port: 0}}
+admin: {admin}
 limits: {limits}
 services:
   - name: app
