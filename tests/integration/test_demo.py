@@ -24,3 +24,7 @@ def test_demo_runs_every_scene_and_exits_zero() -> None:
     assert "Service mesh: orders-2 stops" in result.output
     assert "passing -> critical" in result.output
     assert "critical -> passing" in result.output
+    # the gateway scene: real traffic through the proxy, refusals from its error table
+    assert "Gateway: two upstreams behind routes" in result.output
+    assert "CL + TE smuggling try     400" in result.output
+    assert "Gateway metrics" in result.output

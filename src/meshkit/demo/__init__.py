@@ -12,7 +12,7 @@ import asyncio
 import click
 
 from meshkit.clock import SYSTEM_CLOCK, Clock
-from meshkit.demo import scene_breaker, scene_mesh, scene_ratelimit, scene_retry
+from meshkit.demo import scene_breaker, scene_gateway, scene_mesh, scene_ratelimit, scene_retry
 
 __all__ = ["run_demo"]
 
@@ -22,6 +22,7 @@ async def _show(clock: Clock) -> None:
     await scene_retry.run(clock)
     await scene_ratelimit.run(clock)
     await scene_mesh.run(clock)
+    await scene_gateway.run(clock)
 
 
 def run_demo(clock: Clock = SYSTEM_CLOCK) -> int:
