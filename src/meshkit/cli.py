@@ -55,4 +55,4 @@ def run(config: str, drain: float) -> None:
     except ConfigError as exc:
         click.echo(f"invalid: {exc}", err=True)
         raise SystemExit(2) from None
-    raise SystemExit(serve(loaded, drain=drain))
+    raise SystemExit(serve(loaded, drain=drain, path=config))

@@ -46,7 +46,7 @@ from meshkit.health import (
 )
 from meshkit.health.aggregate import ServiceHealth
 from meshkit.health.outlier.options import DEFAULT_OUTLIER_OPTIONS
-from meshkit.registry import Catalog, CatalogChanged, Instance, Registry, Service
+from meshkit.registry import Catalog, CatalogChanged, ChangeKind, Instance, Registry, Service
 from meshkit.registry.store import CatalogStore
 
 __all__ = ["ServiceMesh"]
@@ -173,6 +173,10 @@ class ServiceMesh:
         change = event.change
         if change.instance is not None:
             self._follow_checks(change.instance, present=change.kind.value != "removed")
+        if change.kind is ChangeKind.SERVICE_UPDATED:
+            # A new policy means a new route (balancer algorithm, breakers, retry); calls in
+            # flight finish on the old one, which they hold.
+            self._routes.pop(change.service, None)
         if self.catalog.has_service(change.service):
             self._refresh(change.service)
         else:

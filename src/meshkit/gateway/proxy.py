@@ -10,6 +10,7 @@ the request id; nothing else — certainly no traceback — ever reaches a clien
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import os
@@ -23,6 +24,7 @@ from meshkit.clock import SYSTEM_CLOCK, Clock
 from meshkit.errors import (
     BulkheadFull,
     CircuitOpen,
+    ConfigError,
     NoHealthyEndpoint,
     PolicyRejected,
     RateLimited,
@@ -40,6 +42,7 @@ from meshkit.gateway.server import ClientConnection, GatewayServer
 from meshkit.gateway.upstream import EndpointPool
 from meshkit.mesh import ServiceMesh
 from meshkit.observability import GatewayCollector, MetricsServer, RequestStats
+from meshkit.registry.models import parse_instance
 from meshkit.resilience.breaker_options import CircuitState
 
 __all__ = ["ERROR_TABLE", "Gateway"]
@@ -123,6 +126,48 @@ class Gateway:
         admin = self.config.admin
         if self.metrics is not None and admin is not None:
             await self.metrics.start(admin.host, admin.port)
+
+    async def reload(self, config: GatewayConfig) -> None:
+        """Switch to ``config`` (already validated) without dropping a request.
+
+        Requests in flight finish on the routes and services they started with; new ones
+        use the new routes at once. Services and instances are registered, updated or
+        deregistered to match; route statistics carry over by route name. The listener's
+        and admin's addresses are fixed for the process: a change there is refused.
+        """
+        if config.listen != self.config.listen or config.admin != self.config.admin:
+            raise ConfigError(
+                "listen and admin addresses cannot change on reload; restart instead",
+                option="listen",
+            )
+        wanted = {s.name: s for s in config.services}
+        for service in self.config.services:
+            if service.name not in wanted:
+                await self.mesh.deregister_service(service.name)
+        for service in config.services:
+            await self.mesh.register_service({"name": service.name, "policy": service.policy})
+            current = {s.instance.id: s.instance for s in self.mesh.catalog.instances(service.name)}
+            keep = set()
+            for spec in service.instances:
+                record = parse_instance({**spec.model_dump(), "service": service.name})
+                keep.add(record.id)
+                known = current.get(record.id)
+                if known is not None and known != record:
+                    await self.mesh.deregister(record.id)
+                if known != record:
+                    await self.mesh.register(record)
+            for instance_id in set(current) - keep:
+                await self.mesh.deregister(instance_id)
+        old_stats = {route.name: route.stats for route in self.router.routes}
+        routes = []
+        for index, route_spec in enumerate(config.routes):
+            route = route_spec.build(index)
+            if route.name in old_stats:
+                route = dataclasses.replace(route, stats=old_stats[route.name])
+            routes.append(route)
+        self.router = Router(routes)  # one assignment: each request sees old or new, whole
+        self.server.limits = config.limits.build()
+        self.config = config
 
     async def stop(self, deadline: float = 10.0) -> None:
         if self.metrics is not None:

@@ -1,19 +1,63 @@
-"""Run a gateway in the foreground until SIGINT or SIGTERM, then drain and exit."""
+"""Run a gateway in the foreground: reload on SIGHUP or when the file changes; drain and exit
+on SIGINT or SIGTERM.
+
+A reload reads and validates the whole file first; a bad file is refused with its problems
+printed, and the running configuration keeps serving. Reloads never overlap.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+from pathlib import Path
 
 import click
 
-from meshkit.gateway.config import GatewayConfig
+from meshkit.clock import SYSTEM_CLOCK
+from meshkit.errors import ConfigError
+from meshkit.gateway.config import GatewayConfig, load_config
 from meshkit.gateway.proxy import Gateway
 
 __all__ = ["serve"]
 
+_WATCH_INTERVAL = 1.0  # seconds between looks at the file's modification time
 
-async def _main(config: GatewayConfig, drain: float) -> int:
+
+class _Reloader:
+    def __init__(self, gateway: Gateway, path: Path) -> None:
+        self.gateway = gateway
+        self.path = path
+        self._lock = asyncio.Lock()
+        self._stamp = self._mtime()
+
+    def _mtime(self) -> float:
+        try:
+            return self.path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    async def reload(self, reason: str) -> None:
+        async with self._lock:
+            self._stamp = self._mtime()
+            try:
+                config = load_config(self.path)
+                await self.gateway.reload(config)
+            except ConfigError as exc:
+                click.echo(
+                    f"reload refused ({reason}); still serving the old config: {exc}", err=True
+                )
+                return
+            click.echo(f"reloaded {self.path} ({reason})")
+
+    async def watch(self) -> None:
+        while True:
+            await SYSTEM_CLOCK.sleep(_WATCH_INTERVAL)
+            if self._mtime() != self._stamp:
+                await self.reload("file changed")
+
+
+async def _main(config: GatewayConfig, drain: float, path: Path | None) -> int:
     gateway = Gateway(config)
     try:
         await gateway.start()
@@ -25,20 +69,31 @@ async def _main(config: GatewayConfig, drain: float) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    watcher = None
+    if path is not None:
+        reloader = _Reloader(gateway, path)
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reloader.reload("SIGHUP")))
+        watcher = loop.create_task(reloader.watch())
     routes = len(config.routes)
     click.echo(
         f"meshkit gateway listening on {config.listen.host}:{gateway.port} ({routes} routes)"
     )
     await stop.wait()
+    if watcher is not None:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
     click.echo(f"draining (up to {drain:g}s)")
     await gateway.stop(drain)
     return 0
 
 
-def serve(config: GatewayConfig, *, drain: float = 10.0) -> int:
-    """Run until a stop signal; the process exit status."""
+def serve(config: GatewayConfig, *, drain: float = 10.0, path: str | Path | None = None) -> int:
+    """Run until a stop signal; the process exit status. With ``path``, reload from it on
+    SIGHUP or when it changes."""
+    source = Path(path) if path is not None else None
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a core dependency on Linux
-        return asyncio.run(_main(config, drain))
-    return uvloop.run(_main(config, drain))
+        return asyncio.run(_main(config, drain, source))
+    return uvloop.run(_main(config, drain, source))

@@ -1,0 +1,101 @@
+"""Reloading the configuration: no request fails during the swap, a bad file changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from meshkit.errors import ConfigError
+from meshkit.gateway import Gateway, parse_config
+from meshkit.testing import FakeUpstream
+
+MESHKIT = Path(sys.executable).with_name("meshkit")
+
+
+def config_text(upstreams: list[FakeUpstream], *, prefix: str, port: int = 0) -> str:
+    instances = "\n".join(
+        f"      - {{id: {u.name}, host: 127.0.0.1, port: {u.port}}}" for u in upstreams
+    )
+    return f"""
+listen: {{host: 127.0.0.1, port: {port}}}
+services:
+  - name: app
+    policy: {{algorithm: round_robin}}
+    instances:
+{instances}
+routes:
+  - {{name: main, match: {{prefix: {prefix}}}, service: app}}
+"""
+
+
+async def test_reloads_under_load_lose_no_request() -> None:
+    upstreams = [await FakeUpstream(f"u{i}").start() for i in range(3)]
+    gateway = Gateway(parse_config(config_text(upstreams[:2], prefix="/")))
+    await gateway.start()
+    statuses: list[int] = []
+    stop = asyncio.Event()
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+            while not stop.is_set():
+                statuses.append((await http.get("/v1/items")).status_code)
+
+    try:
+        clients = [asyncio.ensure_future(client()) for _ in range(4)]
+        for round_ in range(6):  # swap instance sets and routes back and forth
+            await asyncio.sleep(0.05)
+            chosen = upstreams[1:] if round_ % 2 == 0 else upstreams[:2]
+            await gateway.reload(parse_config(config_text(chosen, prefix="/v1")))
+        await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.gather(*clients)
+        assert len(statuses) > 50
+        assert set(statuses) == {200}
+        assert gateway.router.routes[0].stats.count == len(statuses)  # carried over
+        with pytest.raises(ConfigError, match="listen"):
+            await gateway.reload(parse_config(config_text(upstreams, prefix="/", port=1)))
+    finally:
+        await gateway.stop(1.0)
+        for upstream in upstreams:
+            await upstream.stop()
+
+
+async def test_sighup_reloads_and_a_bad_file_keeps_the_old_config(tmp_path: Path) -> None:
+    upstreams = [await FakeUpstream("u0").start()]
+    path = tmp_path / "mesh.yaml"
+    path.write_text(config_text(upstreams, prefix="/old", port=18271))
+    process = await asyncio.create_subprocess_exec(
+        str(MESHKIT), "run", str(path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    assert process.stderr is not None
+    try:
+        async with asyncio.timeout(20):
+            await process.stdout.readline()  # listening
+        async with httpx.AsyncClient(base_url="http://127.0.0.1:18271") as http:
+            assert (await http.get("/old/x")).status_code == 200
+            path.write_text(config_text(upstreams, prefix="/new", port=18271))
+            process.send_signal(signal.SIGHUP)
+            async with asyncio.timeout(20):
+                assert b"reloaded" in await process.stdout.readline()
+            assert (await http.get("/new/x")).status_code == 200
+            assert (await http.get("/old/x")).status_code == 404
+            path.write_text("routes: [{service: ghost}]\n")
+            process.send_signal(signal.SIGHUP)
+            async with asyncio.timeout(20):
+                refusal = await process.stderr.readline()
+            assert b"reload refused" in refusal
+            assert b"ghost" in refusal
+            assert (await http.get("/new/x")).status_code == 200  # the old config serves on
+    finally:
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            code = await process.wait()
+        await upstreams[0].stop()
+    assert code == 0
