@@ -6,6 +6,7 @@ problem as ``key.path (line N): reason`` — the line found by walking the YAML 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -130,6 +131,7 @@ class RouteConfig(_Strict):
     rewrite_prefix: str | None = None
     timeout: Annotated[float, Field(gt=0)] | None = None
     rate_limit: RateLimitConfig | None = None
+    max_concurrent: Annotated[int, Field(ge=1)] | None = None  # the route's bulkhead
 
     def build(self, index: int) -> Route:
         match = self.match
@@ -153,15 +155,28 @@ class RouteConfig(_Strict):
             if self.rewrite_prefix is not None
             else None,
             timeout=self.timeout,
+            max_concurrent=self.max_concurrent,
         )
 
 
 class GatewayConfig(_Strict):
     listen: ListenConfig = ListenConfig()
     admin: ListenConfig | None = None  # /metrics (Prometheus) and /healthz; None: off
+    # Addresses (CIDR) of proxies in front of the gateway whose X-Forwarded-* are believed.
+    trusted_proxies: list[str] = Field(default_factory=list)
     limits: LimitsConfig = LimitsConfig()
     services: list[ServiceConfig] = Field(default_factory=list)
     routes: list[RouteConfig] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
 
     @model_validator(mode="after")
     def _routes_name_known_services(self) -> GatewayConfig:

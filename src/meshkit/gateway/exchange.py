@@ -12,9 +12,10 @@ balancer, breaker and outlier detection see the status at once) and is written t
 together with the first body bytes; the body streams through, with each side pausing the
 other's reading while its own socket is full.
 
-Retries: a connect failure, or a reused connection the upstream had closed, is retried on a
-newly leased endpoint — at once, for a request whose body has not started out, while the
-service's attempts and retry budget allow. A route or service timeout is one clock timer per
+Retries: a connect failure, a reused connection the upstream had closed, or a 502/503/504
+answer without ``Retry-After`` to an idempotent request is retried on a newly leased
+endpoint — at once, for a request whose body has not started out, while the service's
+attempts and retry budget allow. A route or service timeout is one clock timer per
 request, only when configured. Every failure is answered from the gateway's error table; once
 the response has started, a failure can only cut the connection.
 """
@@ -27,6 +28,7 @@ import logging
 import math
 from typing import TYPE_CHECKING
 
+from meshkit.client.transport import parse_retry_after
 from meshkit.clock import TimerHandle
 from meshkit.errors import MeshError, UpstreamError, UpstreamTimeout
 from meshkit.gateway.http1 import RequestHead, ResponseHead, request_head_bytes, response_head_bytes
@@ -46,6 +48,7 @@ __all__ = ["ProxyExchange"]
 _log = logging.getLogger("meshkit.gateway")
 _NO_BODY_STATUSES = frozenset({204, 304})
 _IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
+_RETRY_STATUSES = frozenset({502, 503, 504})
 _BUFFER_LIMIT = 256 * 1024  # request bytes held while no upstream connection is attached
 
 
@@ -111,6 +114,9 @@ class ProxyExchange:
             self._answer(404, "no route")
             return
         self._route = route
+        if route.max_concurrent is not None and route.stats.in_flight >= route.max_concurrent:
+            self._answer(503, "too many requests in flight", retry_after=1.0)
+            return
         self._t0 = gateway.clock.monotonic()
         route.stats.in_flight += 1
         limiter = route.rate_limiter
@@ -194,13 +200,19 @@ class ProxyExchange:
             return
         retry_after = None
         if head.status in (429, 503):
-            from meshkit.client.transport import parse_retry_after
-
             for name, value in head.headers:
                 if name == b"retry-after":
                     retry_after = parse_retry_after(value.decode("latin-1"))
         self._status = head.status
         self._settle(status=head.status, retry_after=retry_after)
+        if (
+            head.status in _RETRY_STATUSES
+            and retry_after is None  # an upstream asking for time is not asked again at once
+            and self._may_retry(stale=False)
+        ):
+            self._drop_conn()  # its answer is not wanted: the connection goes with it
+            self._dispatch()
+            return
         request = self.head
         no_body = (
             request.method == b"HEAD"

@@ -11,6 +11,7 @@ the request id; nothing else — certainly no traceback — ever reaches a clien
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import itertools
 import logging
 import os
@@ -96,6 +97,8 @@ class Gateway:
         self.mesh = ServiceMesh(clock=clock, events=events)
         self.server = GatewayServer(self._exchange, limits=config.limits.build(), clock=clock)
         self._pools: dict[tuple[str, int], EndpointPool] = {}
+        self._trusted = [ipaddress.ip_network(n, strict=False) for n in config.trusted_proxies]
+        self._trusted_cache: dict[str, bool] = {}
         self.registry = CollectorRegistry()
         self.registry.register(
             GatewayCollector(
@@ -167,6 +170,8 @@ class Gateway:
             routes.append(route)
         self.router = Router(routes)  # one assignment: each request sees old or new, whole
         self.server.limits = config.limits.build()
+        self._trusted = [ipaddress.ip_network(n, strict=False) for n in config.trusted_proxies]
+        self._trusted_cache = {}
         self.config = config
 
     async def stop(self, deadline: float = 10.0) -> None:
@@ -206,21 +211,40 @@ class Gateway:
             )
         return pool
 
-    @staticmethod
-    def forwarding(head: RequestHead, peer: str, request_id: bytes) -> list[tuple[bytes, bytes]]:
+    def trusted(self, peer: str) -> bool:
+        """Whether ``peer`` is a proxy whose ``X-Forwarded-*`` headers are believed."""
+        known = self._trusted_cache.get(peer)
+        if known is None:
+            try:
+                address = ipaddress.ip_address(peer)
+            except ValueError:
+                known = False
+            else:
+                known = any(address in network for network in self._trusted)
+            if len(self._trusted_cache) < 10_000:
+                self._trusted_cache[peer] = known
+        return known
+
+    def forwarding(
+        self, head: RequestHead, peer: str, request_id: bytes
+    ) -> list[tuple[bytes, bytes]]:
         """Forwarding headers for the upstream, computed once per request (retries reuse
-        them). The client's own ``X-Forwarded-*`` are replaced; its ``-For`` chain is kept.
-        ``traceparent`` continues the client's trace with a new span id for this hop (or
-        starts a trace); ``tracestate`` passes through untouched."""
+        them). From a trusted proxy the ``X-Forwarded-For`` chain grows by the peer and its
+        ``-Proto`` / ``-Host`` are kept; from anyone else they are replaced by what the
+        gateway saw. ``traceparent`` continues the client's trace with a new span id for this
+        hop (or starts a trace); ``tracestate`` passes through untouched."""
         cached = head.extra.get("forwarding")
         if isinstance(cached, list):
             return cached
-        prior = head.header(b"x-forwarded-for")
         address = peer.encode()
+        trusted = bool(self._trusted) and self.trusted(peer)
+        prior = head.header(b"x-forwarded-for") if trusted else None
+        proto = (head.header(b"x-forwarded-proto") if trusted else None) or b"http"
+        host = (head.header(b"x-forwarded-host") if trusted else None) or head.host
         extra = [
             (b"x-forwarded-for", prior + b", " + address if prior else address),
-            (b"x-forwarded-proto", b"http"),
-            (b"x-forwarded-host", head.host),
+            (b"x-forwarded-proto", proto),
+            (b"x-forwarded-host", host),
         ]
         if head.header(b"x-request-id") is None:
             extra.append((b"x-request-id", request_id))

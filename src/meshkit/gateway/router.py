@@ -37,6 +37,7 @@ class Route:
     rate_limiter: RateLimiter | None = None
     limit_by_ip: bool = False
     limit_header: bytes | None = None
+    max_concurrent: int | None = None
     stats: RequestStats = field(default_factory=RequestStats, compare=False)
 
     def limit_key(self, head: RequestHead, peer: str) -> object:

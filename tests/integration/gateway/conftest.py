@@ -30,6 +30,7 @@ async def start_gateway(upstreams: list[FakeUpstream]) -> AsyncIterator[StartGat
         policy: str = "{algorithm: round_robin}",
         routes: str = "",
         admin: str = "null",
+        extra: str = "",
     ) -> Gateway:
         instances = "\n".join(
             f"      - {{id: {u.name}, host: 127.0.0.1, port: {u.port}}}" for u in upstreams
@@ -38,6 +39,7 @@ async def start_gateway(upstreams: list[FakeUpstream]) -> AsyncIterator[StartGat
 listen: {{host: 127.0.0.1, port: 0}}
 admin: {admin}
 limits: {limits}
+{extra}
 services:
   - name: app
     policy: {policy}

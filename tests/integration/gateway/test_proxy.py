@@ -42,9 +42,66 @@ async def test_request_identity_and_forwarding_headers(
     assert reply.headers["x-request-id"] == "abc-123"
     seen = next(u.last_headers for u in upstreams if u.requests)
     assert seen["x-request-id"] == "abc-123"
-    assert seen["x-forwarded-for"] == "10.9.9.9, 127.0.0.1"
+    assert seen["x-forwarded-for"] == "127.0.0.1"  # an untrusted client's claim is dropped
     assert seen["x-forwarded-proto"] == "http"
     assert seen["host"] == f"127.0.0.1:{gateway.port}"
+
+
+async def test_forwarding_headers_from_a_trusted_proxy_are_kept(
+    start_gateway: StartGateway, upstreams: list[FakeUpstream]
+) -> None:
+    gateway = await start_gateway(extra="trusted_proxies: [127.0.0.0/8]")
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+        await http.get("/", headers={"x-forwarded-for": "10.9.9.9", "x-forwarded-proto": "https"})
+    seen = next(u.last_headers for u in upstreams if u.requests)
+    assert seen["x-forwarded-for"] == "10.9.9.9, 127.0.0.1"
+    assert seen["x-forwarded-proto"] == "https"
+
+
+async def test_5xx_is_retried_elsewhere_for_idempotent_requests_only(
+    start_gateway: StartGateway, upstreams: list[FakeUpstream]
+) -> None:
+    gateway = await start_gateway(policy="{algorithm: round_robin, max_attempts: 2}")
+    upstreams[0].status = 503
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+        gets = [await http.get("/") for _ in range(4)]
+        assert [r.status_code for r in gets] == [200] * 4  # u0's 503s were retried on u1
+        before = {u.name: u.requests for u in upstreams}
+        posts = [await http.post("/", content=b"x") for _ in range(4)]
+    sent = {u.name: u.requests - before[u.name] for u in upstreams}
+    assert sum(sent.values()) == 4  # each POST went upstream exactly once: never retried
+    assert sum(r.status_code == 503 for r in posts) == sent["u0"]
+
+
+async def test_a_503_with_retry_after_is_passed_on_not_retried(
+    start_gateway: StartGateway, upstreams: list[FakeUpstream]
+) -> None:
+    gateway = await start_gateway(policy="{algorithm: round_robin, max_attempts: 2}")
+    upstreams[0].status = 503
+    upstreams[0].retry_after = "30"
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+        replies = [await http.get("/") for _ in range(2)]
+    refused = [r for r in replies if r.status_code == 503]
+    assert len(refused) == 1  # round robin: one of the two went to u0, and was not retried
+    assert refused[0].headers["retry-after"] == "30"
+
+
+async def test_route_bulkhead_refuses_beyond_its_concurrency(
+    start_gateway: StartGateway, upstreams: list[FakeUpstream]
+) -> None:
+    routes = """
+  - {match: {prefix: /}, service: app, max_concurrent: 1}"""
+    gateway = await start_gateway(routes=routes)
+    for upstream in upstreams:
+        upstream.delay = 0.3
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+        first = asyncio.ensure_future(http.get("/"))
+        await asyncio.sleep(0.1)
+        second = await http.get("/")
+        assert (await first).status_code == 200
+    assert second.status_code == 503
+    assert second.json()["error"] == "too many requests in flight"
+    assert second.headers["retry-after"] == "1"
 
 
 async def test_bodies_stream_both_ways(
