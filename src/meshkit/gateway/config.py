@@ -70,6 +70,8 @@ class MatchConfig(_Strict):
     host: str | None = None
     methods: list[str] = Field(default_factory=list)
     headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, str] = Field(default_factory=dict)
+    cookies: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("prefix", "path")
     @classmethod
@@ -124,18 +126,62 @@ def _same(key: object) -> object:
     return key
 
 
+class SplitConfig(_Strict):
+    service: Annotated[str, Field(pattern=_NAME)]
+    weight: Annotated[float, Field(gt=0)]
+
+
+class HeaderRewrite(_Strict):
+    add: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")], str] = Field(
+        default_factory=dict
+    )
+    remove: list[str] = Field(default_factory=list)
+
+    @field_validator("add")
+    @classmethod
+    def _printable(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if any(c in text for c in "\r\n\x00"):
+                raise ValueError(f"the value of {name!r} holds CR, LF or NUL")
+        return value
+
+    def pairs(self) -> tuple[tuple[bytes, bytes], ...]:
+        return tuple((k.lower().encode(), v.encode()) for k, v in self.add.items())
+
+    def names(self) -> frozenset[bytes]:
+        return frozenset(n.lower().encode() for n in self.remove)
+
+
 class RouteConfig(_Strict):
     name: str = ""
     match: MatchConfig = MatchConfig()
-    service: Annotated[str, Field(pattern=_NAME)]
+    service: Annotated[str, Field(pattern=_NAME)] | None = None
+    split: list[SplitConfig] = Field(default_factory=list)
     rewrite_prefix: str | None = None
+    rewrite_host: str | None = None
+    request_headers: HeaderRewrite = HeaderRewrite()
+    response_headers: HeaderRewrite = HeaderRewrite()
     timeout: Annotated[float, Field(gt=0)] | None = None
     rate_limit: RateLimitConfig | None = None
     max_concurrent: Annotated[int, Field(ge=1)] | None = None  # the route's bulkhead
 
+    @model_validator(mode="after")
+    def _one_target(self) -> RouteConfig:
+        if (self.service is None) == (not self.split):
+            raise ValueError("a route needs exactly one of service or split")
+        return self
+
+    @property
+    def services(self) -> set[str]:
+        return {self.service} if self.service else {s.service for s in self.split}
+
     def build(self, index: int) -> Route:
         match = self.match
         name = self.name or f"route-{index}"
+        cumulative, split = 0.0, []
+        for part in self.split:
+            cumulative += part.weight
+            split.append((part.service, cumulative))
         limiter, limit_header = (None, None)
         if self.rate_limit is not None:
             limiter, limit_header = self.rate_limit.build(name)
@@ -144,7 +190,15 @@ class RouteConfig(_Strict):
             rate_limiter=limiter,
             limit_by_ip=self.rate_limit is not None and self.rate_limit.key == "ip",
             limit_header=limit_header,
-            service=self.service,
+            service=self.service or "",
+            split=tuple(split),
+            query=tuple((k.encode(), v.encode()) for k, v in match.query.items()),
+            cookies=tuple((k.encode(), v.encode()) for k, v in match.cookies.items()),
+            rewrite_host=self.rewrite_host.encode() if self.rewrite_host else None,
+            add_request_headers=self.request_headers.pairs(),
+            remove_request_headers=self.request_headers.names(),
+            add_response_headers=self.response_headers.pairs(),
+            remove_response_headers=self.response_headers.names(),
             prefix=match.prefix.encode() if match.prefix else None,
             path=match.path.encode() if match.path else None,
             regex=re.compile(match.regex.encode()) if match.regex else None,
@@ -181,7 +235,7 @@ class GatewayConfig(_Strict):
     @model_validator(mode="after")
     def _routes_name_known_services(self) -> GatewayConfig:
         known = {s.name for s in self.services}
-        missing = sorted({r.service for r in self.routes} - known)
+        missing = sorted({name for r in self.routes for name in r.services} - known)
         if missing:
             raise ValueError(f"routes name services that are not defined: {', '.join(missing)}")
         return self

@@ -136,7 +136,7 @@ class ProxyExchange:
                 )
                 return
         try:
-            self._service = gateway.mesh.route(route.service)
+            self._service = gateway.mesh.route(route.pick_service())
         except MeshError as exc:
             self._answer_error(exc)
             return
@@ -223,6 +223,11 @@ class ProxyExchange:
         http10 = request.version == "1.0"
         self._out_chunked = length is None and not no_body and not http10
         headers = [*head.headers, (b"x-request-id", self._request_id)]
+        route = self._route
+        if route is not None and (route.remove_response_headers or route.add_response_headers):
+            removed = route.remove_response_headers
+            headers = [(k, v) for k, v in headers if k not in removed]
+            headers += route.add_response_headers
         self._pending_head = response_head_bytes(
             head.status,
             headers,
@@ -334,11 +339,16 @@ class ProxyExchange:
         head = self.head
         conn.begin(self, head_only=head.method == b"HEAD")
         instance = self._lease.endpoint.payload
+        extra = self.gateway.forwarding(head, self.client.peer, self._request_id)
+        if route.remove_request_headers and not head.extra.get("rewritten"):
+            removed = route.remove_request_headers
+            head.headers = [(k, v) for k, v in head.headers if k not in removed]
+            head.extra["rewritten"] = True
         data = request_head_bytes(
             head,
             target=route.upstream_target(head),
-            host=head.host or instance.address.encode(),
-            extra=self.gateway.forwarding(head, self.client.peer, self._request_id),
+            host=route.rewrite_host or head.host or instance.address.encode(),
+            extra=[*extra, *route.add_request_headers] if route.add_request_headers else extra,
         )
         if self._buffer:
             data += b"".join(self._buffer)

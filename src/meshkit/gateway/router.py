@@ -7,7 +7,9 @@ per route tried. A route sends to a registered service and may rewrite the path 
 
 from __future__ import annotations
 
+import random
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 
 from meshkit.gateway.http1 import RequestHead
@@ -19,13 +21,24 @@ __all__ = ["Route", "Router"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Route:
-    """``prefix`` / ``path`` (exact) / ``regex`` on the path (bytes), optional ``host``,
-    ``methods`` and exact-valued ``headers``; ``service`` receives the request, with the
-    matched ``prefix`` replaced by ``rewrite_prefix`` when that is set; ``rate_limiter``
-    counts requests per client address, per a header's value, or for the route as a whole."""
+    """Conditions: ``prefix`` / ``path`` (exact) / ``regex`` on the path (bytes), ``host``,
+    ``methods``, and exact values of ``headers``, ``query`` parameters and ``cookies`` (the
+    way to send a tester or a header-flagged client to a version). Target: ``service``, or a
+    weighted ``split`` between services (canary, blue-green). Rewrites: the matched
+    ``prefix`` → ``rewrite_prefix``, the Host → ``rewrite_host``, request and response
+    headers added or removed. ``rate_limiter`` counts requests per client address, per a
+    header's value, or for the route as a whole; ``max_concurrent`` is its bulkhead."""
 
     name: str
-    service: str
+    service: str = ""
+    split: tuple[tuple[str, float], ...] = ()  # (service, cumulative weight)
+    query: tuple[tuple[bytes, bytes], ...] = ()
+    cookies: tuple[tuple[bytes, bytes], ...] = ()
+    rewrite_host: bytes | None = None
+    add_request_headers: tuple[tuple[bytes, bytes], ...] = ()
+    remove_request_headers: frozenset[bytes] = frozenset()
+    add_response_headers: tuple[tuple[bytes, bytes], ...] = ()
+    remove_response_headers: frozenset[bytes] = frozenset()
     prefix: bytes | None = None
     path: bytes | None = None
     regex: re.Pattern[bytes] | None = None
@@ -60,7 +73,26 @@ class Route:
             return False
         if self.methods and head.method not in self.methods:
             return False
-        return all(head.header(name) == value for name, value in self.headers)
+        if not all(head.header(name) == value for name, value in self.headers):
+            return False
+        if self.query:
+            given = dict(urllib.parse.parse_qsl(head.query.decode("latin-1")))
+            if not all(given.get(k.decode()) == v.decode() for k, v in self.query):
+                return False
+        if self.cookies:
+            jar = _cookies(head.header(b"cookie") or b"")
+            return all(jar.get(name) == value for name, value in self.cookies)
+        return True
+
+    def pick_service(self) -> str:
+        """The service for one request: the route's, or a weighted draw from its split."""
+        if not self.split:
+            return self.service
+        draw = random.random() * self.split[-1][1]
+        for service, upto in self.split:
+            if draw < upto:
+                return service
+        return self.split[-1][0]
 
     def upstream_target(self, head: RequestHead) -> bytes:
         """The target to send upstream, after the prefix rewrite."""
@@ -70,6 +102,15 @@ class Route:
             if not path.startswith(b"/"):
                 path = b"/" + path
         return path + b"?" + head.query if head.query else path
+
+
+def _cookies(header: bytes) -> dict[bytes, bytes]:
+    jar = {}
+    for part in header.split(b";"):
+        name, sep, value = part.strip().partition(b"=")
+        if sep:
+            jar[name] = value.strip(b'"')
+    return jar
 
 
 class Router:

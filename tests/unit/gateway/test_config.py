@@ -73,3 +73,15 @@ def test_validate_command(tmp_path: Path) -> None:
     assert missing.exit_code == 2
     assert "cannot read" in missing.output
     assert "Traceback" not in bad.output + missing.output
+
+
+def test_a_route_needs_one_target() -> None:
+    with pytest.raises(ConfigError, match="exactly one of service or split"):
+        parse_config(
+            "services: [{name: a}]\nroutes:\n  - {service: a, split: [{service: a, weight: 1}]}\n"
+        )
+    with pytest.raises(ConfigError, match="holds CR, LF or NUL"):
+        parse_config(
+            "services: [{name: a}]\nroutes:\n"
+            '  - {service: a, request_headers: {add: {x-a: "b\\r\\nc"}}}\n'
+        )
