@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from meshkit.errors import ConfigError
+from meshkit.gateway.filters import load_filter
 from meshkit.gateway.limits import GatewayLimits
 from meshkit.gateway.router import Route
 from meshkit.ratelimit import Rate, RateLimiter, RateLimitOptions
@@ -152,6 +153,21 @@ class HeaderRewrite(_Strict):
         return frozenset(n.lower().encode() for n in self.remove)
 
 
+class FiltersConfig(_Strict):
+    """Python filters by reference (``package.module:function``), checked at load time."""
+
+    request: list[str] = Field(default_factory=list)
+    response: list[str] = Field(default_factory=list)
+    timeout: Annotated[float, Field(gt=0, le=60)] = 1.0
+
+    @field_validator("request", "response")
+    @classmethod
+    def _resolvable(cls, value: list[str]) -> list[str]:
+        for reference in value:
+            load_filter(reference)  # ValueError says what is wrong
+        return value
+
+
 class RouteConfig(_Strict):
     name: str = ""
     match: MatchConfig = MatchConfig()
@@ -164,6 +180,7 @@ class RouteConfig(_Strict):
     timeout: Annotated[float, Field(gt=0)] | None = None
     rate_limit: RateLimitConfig | None = None
     max_concurrent: Annotated[int, Field(ge=1)] | None = None  # the route's bulkhead
+    filters: FiltersConfig | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> RouteConfig:
@@ -177,6 +194,7 @@ class RouteConfig(_Strict):
 
     def build(self, index: int) -> Route:
         match = self.match
+        filters = self.filters
         name = self.name or f"route-{index}"
         cumulative, split = 0.0, []
         for part in self.split:
@@ -210,6 +228,9 @@ class RouteConfig(_Strict):
             else None,
             timeout=self.timeout,
             max_concurrent=self.max_concurrent,
+            request_filters=tuple(load_filter(r) for r in filters.request) if filters else (),
+            response_filters=tuple(load_filter(r) for r in filters.response) if filters else (),
+            filter_timeout=filters.timeout if filters else 1.0,
         )
 
 

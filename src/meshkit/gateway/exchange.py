@@ -31,6 +31,15 @@ from typing import TYPE_CHECKING
 from meshkit.client.transport import parse_retry_after
 from meshkit.clock import TimerHandle
 from meshkit.errors import MeshError, UpstreamError, UpstreamTimeout
+from meshkit.gateway.filters import (
+    FilterFailed,
+    FilterRequest,
+    FilterResponse,
+    Headers,
+    Reply,
+    run_request_filters,
+    run_response_filters,
+)
 from meshkit.gateway.http1 import RequestHead, ResponseHead, request_head_bytes, response_head_bytes
 from meshkit.gateway.upstream import UpstreamConnection
 from meshkit.health.outlier import ErrorKind
@@ -63,6 +72,8 @@ class ProxyExchange:
         "_connecting",
         "_done",
         "_ended",
+        "_held_end",
+        "_hold",
         "_lease",
         "_out_chunked",
         "_pending_head",
@@ -74,6 +85,7 @@ class ProxyExchange:
         "_started_response",
         "_status",
         "_t0",
+        "_task",
         "_timer",
         "client",
         "gateway",
@@ -103,6 +115,9 @@ class ProxyExchange:
         self._done = False
         self._status: int | None = None
         self._t0 = 0.0
+        self._task: asyncio.Task[None] | None = None
+        self._hold: list[bytes] | None = None  # response chunks held while filters run
+        self._held_end: bool | None = None
 
     # -- the client's side (RequestSink) -----------------------------------------------------
     def start(self) -> None:
@@ -140,13 +155,111 @@ class ProxyExchange:
         except MeshError as exc:
             self._answer_error(exc)
             return
-        timeout = route.timeout if route.timeout is not None else self._service.timeout
+        if route.request_filters:
+            self._task = asyncio.get_running_loop().create_task(self._filter_request())
+            return
+        self._proceed()
+
+    def _proceed(self) -> None:
+        """Arm the deadline and send the request on its way."""
+        route, service = self._route, self._service
+        assert route is not None
+        assert service is not None
+        timeout = route.timeout if route.timeout is not None else service.timeout
         if timeout is not None:
-            self._timer = gateway.clock.call_later(timeout, self._timed_out)
-        budget = self._service.retry_budget
+            self._timer = self.gateway.clock.call_later(timeout, self._timed_out)
+        budget = service.retry_budget
         if budget is not None:
             budget.record_request()
         self._dispatch()
+
+    async def _filter_request(self) -> None:
+        route = self._route
+        assert route is not None
+        head = self.head
+        view = FilterRequest(
+            method=head.method.decode("latin-1"),
+            path=head.path.decode("latin-1"),
+            query=head.query.decode("latin-1"),
+            headers=Headers(head.headers),
+            client=self.client.peer,
+            route=route.name,
+        )
+        try:
+            reply = await run_request_filters(route.request_filters, view, route.filter_timeout)
+            if reply is None:
+                head.path = view.path.encode("latin-1")
+                head.query = view.query.encode("latin-1")
+        except (FilterFailed, ValueError, UnicodeError):
+            self._answer(500, "filter failed")
+            return
+        finally:
+            self._task = None
+        if self._done:
+            return
+        if reply is not None:
+            self._reply(reply)
+        else:
+            self._proceed()
+
+    def _reply(self, reply: Reply) -> None:
+        try:
+            body, headers = reply.encoded()
+        except (ValueError, UnicodeError, TypeError):
+            self._answer(500, "filter failed")
+            return
+        self._drop_conn()
+        self._status = reply.status
+        headers.append((b"x-request-id", self._request_id))
+        keep_alive = self._keep_alive() and self._ended
+        self.client.write(
+            response_head_bytes(
+                reply.status, headers, content_length=len(body), keep_alive=keep_alive
+            )
+            + body
+        )
+        self._finish(keep_alive)
+
+    async def _filter_response(
+        self, head: ResponseHead, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        route = self._route
+        assert route is not None
+        request = self.head
+        view = FilterResponse(
+            status=head.status,
+            headers=Headers(headers),
+            request=FilterRequest(
+                method=request.method.decode("latin-1"),
+                path=request.path.decode("latin-1"),
+                query=request.query.decode("latin-1"),
+                headers=Headers(list(request.headers)),
+                client=self.client.peer,
+                route=route.name,
+            ),
+        )
+        try:
+            await run_response_filters(route.response_filters, view, route.filter_timeout)
+        except (FilterFailed, ValueError, UnicodeError):
+            self._hold = None
+            self._drop_conn()
+            self._started_response = False
+            self._answer(500, "filter failed")
+            return
+        finally:
+            self._task = None
+        if self._done:
+            return
+        head.status = view.status
+        self._prepare_head(head, view.headers.fields)
+        held, self._hold = self._hold or [], None
+        end, self._held_end = self._held_end, None
+        for chunk in held:
+            self.response_body(chunk)
+        if end is not None:
+            self.response_end(end)
+        elif self._conn is not None and not self._conn.closed:
+            self._conn.transport.resume_reading()
 
     def body(self, chunk: bytes) -> None:
         if self._done:
@@ -181,6 +294,8 @@ class ProxyExchange:
         self._cancel_timer()
         if self._connecting is not None:
             self._connecting.cancel()
+        if self._task is not None:
+            self._task.cancel()
         self._drop_conn()
         self._settle(cancelled=True)
         self._status = None
@@ -213,6 +328,25 @@ class ProxyExchange:
             self._drop_conn()  # its answer is not wanted: the connection goes with it
             self._dispatch()
             return
+        headers = [*head.headers, (b"x-request-id", self._request_id)]
+        route = self._route
+        if route is not None and (route.remove_response_headers or route.add_response_headers):
+            removed = route.remove_response_headers
+            headers = [(k, v) for k, v in headers if k not in removed]
+            headers += route.add_response_headers
+        self._started_response = True
+        if route is not None and route.response_filters:
+            self._hold = []  # body bytes wait until the filters have decided on the head
+            if self._conn is not None:
+                self._conn.transport.pause_reading()
+            self._task = asyncio.get_running_loop().create_task(
+                self._filter_response(head, headers)
+            )
+            return
+        self._prepare_head(head, headers)
+
+    def _prepare_head(self, head: ResponseHead, headers: list[tuple[bytes, bytes]]) -> None:
+        """Frame the response head for the client; it goes out with the first body bytes."""
         request = self.head
         no_body = (
             request.method == b"HEAD"
@@ -222,12 +356,6 @@ class ProxyExchange:
         length = None if head.chunked else head.content_length
         http10 = request.version == "1.0"
         self._out_chunked = length is None and not no_body and not http10
-        headers = [*head.headers, (b"x-request-id", self._request_id)]
-        route = self._route
-        if route is not None and (route.remove_response_headers or route.add_response_headers):
-            removed = route.remove_response_headers
-            headers = [(k, v) for k, v in headers if k not in removed]
-            headers += route.add_response_headers
         self._pending_head = response_head_bytes(
             head.status,
             headers,
@@ -236,10 +364,12 @@ class ProxyExchange:
             no_body=no_body,
             close_delimited=http10 and length is None,
         )
-        self._started_response = True
 
     def response_body(self, chunk: bytes) -> None:
         if self._done:
+            return
+        if self._hold is not None:
+            self._hold.append(chunk)
             return
         data = b"%x\r\n%s\r\n" % (len(chunk), chunk) if self._out_chunked else chunk
         if self._pending_head:
@@ -251,6 +381,9 @@ class ProxyExchange:
 
     def response_end(self, keep_alive: bool) -> None:
         if self._done:
+            return
+        if self._hold is not None:
+            self._held_end = keep_alive
             return
         tail = b"0\r\n\r\n" if self._out_chunked else b""
         self.client.write(self._pending_head + tail)

@@ -12,6 +12,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass, field
 
+from meshkit.gateway.filters import RequestFilter, ResponseFilter
 from meshkit.gateway.http1 import RequestHead
 from meshkit.observability.stats import RequestStats
 from meshkit.ratelimit import RateLimiter
@@ -51,6 +52,9 @@ class Route:
     limit_by_ip: bool = False
     limit_header: bytes | None = None
     max_concurrent: int | None = None
+    request_filters: tuple[RequestFilter, ...] = ()
+    response_filters: tuple[ResponseFilter, ...] = ()
+    filter_timeout: float = 1.0
     stats: RequestStats = field(default_factory=RequestStats, compare=False)
 
     def limit_key(self, head: RequestHead, peer: str) -> object:
