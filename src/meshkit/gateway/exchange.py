@@ -23,7 +23,6 @@ the response has started, a failure can only cut the connection.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 from typing import TYPE_CHECKING
@@ -31,15 +30,7 @@ from typing import TYPE_CHECKING
 from meshkit.client.transport import parse_retry_after
 from meshkit.clock import TimerHandle
 from meshkit.errors import MeshError, UpstreamError, UpstreamTimeout
-from meshkit.gateway.filters import (
-    FilterFailed,
-    FilterRequest,
-    FilterResponse,
-    Headers,
-    Reply,
-    run_request_filters,
-    run_response_filters,
-)
+from meshkit.gateway.exchange_local import LocalAnswers
 from meshkit.gateway.http1 import RequestHead, ResponseHead, request_head_bytes, response_head_bytes
 from meshkit.gateway.upstream import UpstreamConnection
 from meshkit.health.outlier import ErrorKind
@@ -61,7 +52,7 @@ _RETRY_STATUSES = frozenset({502, 503, 504})
 _BUFFER_LIMIT = 256 * 1024  # request bytes held while no upstream connection is attached
 
 
-class ProxyExchange:
+class ProxyExchange(LocalAnswers):
     """The state of one request in the gateway; see the module docstring."""
 
     __slots__ = (
@@ -72,8 +63,6 @@ class ProxyExchange:
         "_connecting",
         "_done",
         "_ended",
-        "_held_end",
-        "_hold",
         "_lease",
         "_out_chunked",
         "_pending_head",
@@ -82,10 +71,7 @@ class ProxyExchange:
         "_route",
         "_sent_body",
         "_service",
-        "_started_response",
-        "_status",
         "_t0",
-        "_task",
         "_timer",
         "client",
         "gateway",
@@ -172,94 +158,6 @@ class ProxyExchange:
         if budget is not None:
             budget.record_request()
         self._dispatch()
-
-    async def _filter_request(self) -> None:
-        route = self._route
-        assert route is not None
-        head = self.head
-        view = FilterRequest(
-            method=head.method.decode("latin-1"),
-            path=head.path.decode("latin-1"),
-            query=head.query.decode("latin-1"),
-            headers=Headers(head.headers),
-            client=self.client.peer,
-            route=route.name,
-        )
-        try:
-            reply = await run_request_filters(route.request_filters, view, route.filter_timeout)
-            if reply is None:
-                head.path = view.path.encode("latin-1")
-                head.query = view.query.encode("latin-1")
-        except (FilterFailed, ValueError, UnicodeError):
-            self._answer(500, "filter failed")
-            return
-        finally:
-            self._task = None
-        if self._done:
-            return
-        if reply is not None:
-            self._reply(reply)
-        else:
-            self._proceed()
-
-    def _reply(self, reply: Reply) -> None:
-        try:
-            body, headers = reply.encoded()
-        except (ValueError, UnicodeError, TypeError):
-            self._answer(500, "filter failed")
-            return
-        self._drop_conn()
-        self._status = reply.status
-        headers.append((b"x-request-id", self._request_id))
-        keep_alive = self._keep_alive() and self._ended
-        self.client.write(
-            response_head_bytes(
-                reply.status, headers, content_length=len(body), keep_alive=keep_alive
-            )
-            + body
-        )
-        self._finish(keep_alive)
-
-    async def _filter_response(
-        self, head: ResponseHead, headers: list[tuple[bytes, bytes]]
-    ) -> None:
-        route = self._route
-        assert route is not None
-        request = self.head
-        view = FilterResponse(
-            status=head.status,
-            headers=Headers(headers),
-            request=FilterRequest(
-                method=request.method.decode("latin-1"),
-                path=request.path.decode("latin-1"),
-                query=request.query.decode("latin-1"),
-                headers=Headers(list(request.headers)),
-                client=self.client.peer,
-                route=route.name,
-            ),
-        )
-        try:
-            await run_response_filters(route.response_filters, view, route.filter_timeout)
-        except (FilterFailed, ValueError, UnicodeError):
-            self._hold = None
-            self._drop_conn()
-            self._started_response = False
-            self._answer(500, "filter failed")
-            return
-        finally:
-            self._task = None
-        if self._done:
-            return
-        head.status = view.status
-        self._prepare_head(head, view.headers.fields)
-        held, self._hold = self._hold or [], None
-        end, self._held_end = self._held_end, None
-        for chunk in held:
-            self.response_body(chunk)
-        if end is not None:
-            self.response_end(end)
-        elif self._conn is not None and not self._conn.closed:
-            self._conn.transport.resume_reading()
 
     def body(self, chunk: bytes) -> None:
         if self._done:
@@ -534,37 +432,6 @@ class ProxyExchange:
             self.client.finished(keep_alive=False)
         else:
             self._answer(504, "upstream timeout")
-
-    def _answer_error(self, error: BaseException) -> None:
-        status, message = self.gateway.classify(error)
-        self._answer(status, message, retry_after=getattr(error, "retry_after", None))
-
-    def _answer(
-        self,
-        status: int,
-        message: str,
-        *,
-        retry_after: float | None = None,
-        extra: list[tuple[bytes, bytes]] | None = None,
-    ) -> None:
-        if self._done:
-            return
-        self._drop_conn()
-        self._settle(cancelled=True)
-        request_id = self._request_id.decode("latin-1")
-        body = json.dumps({"error": message, "request_id": request_id}).encode()
-        headers = [(b"content-type", b"application/json"), (b"x-request-id", self._request_id)]
-        if retry_after is not None:
-            headers.append((b"retry-after", b"%d" % max(1, math.ceil(retry_after))))
-        if extra:
-            headers += extra
-        keep_alive = self._keep_alive() and self._ended
-        self.client.write(
-            response_head_bytes(status, headers, content_length=len(body), keep_alive=keep_alive)
-            + body
-        )
-        self._status = status
-        self._finish(keep_alive)
 
     def _finish(self, keep_alive: bool) -> None:
         self._done = True

@@ -1,0 +1,187 @@
+"""The parts of an exchange that answer locally: Python filters, and the gateway's own
+replies (the error table's answers and a filter's :class:`Reply`).
+
+A mixin of :class:`~meshkit.gateway.exchange.ProxyExchange`, kept apart so each module reads
+in one sitting; the attributes it uses are the exchange's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING
+
+from meshkit.gateway.filters import (
+    FilterFailed,
+    FilterRequest,
+    FilterResponse,
+    Headers,
+    Reply,
+    run_request_filters,
+    run_response_filters,
+)
+from meshkit.gateway.http1 import RequestHead, ResponseHead, response_head_bytes
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from meshkit.client.route import ServiceRoute
+    from meshkit.gateway.proxy import Gateway
+    from meshkit.gateway.router import Route
+    from meshkit.gateway.server import ClientConnection
+    from meshkit.gateway.upstream import UpstreamConnection
+
+__all__ = ["LocalAnswers"]
+
+
+class LocalAnswers:
+    # The state these steps own; the rest is the exchange's.
+    __slots__ = ("_held_end", "_hold", "_started_response", "_status", "_task")
+
+    # provided by ProxyExchange
+    gateway: Gateway
+    head: RequestHead
+    client: ClientConnection
+    _route: Route | None
+    _service: ServiceRoute | None
+    _conn: UpstreamConnection | None
+    _task: asyncio.Task[None] | None
+    _hold: list[bytes] | None
+    _held_end: bool | None
+    _done: bool
+    _ended: bool
+    _status: int | None
+    _started_response: bool
+    _request_id: bytes
+
+    if TYPE_CHECKING:  # the exchange's methods these steps call
+
+        def _proceed(self) -> None: ...
+        def _drop_conn(self) -> None: ...
+        def _settle(self, *, cancelled: bool = False) -> None: ...
+        def _finish(self, keep_alive: bool) -> None: ...
+        def _keep_alive(self) -> bool:
+            raise NotImplementedError
+
+        def _prepare_head(self, head: ResponseHead, headers: list[tuple[bytes, bytes]]) -> None: ...
+        def response_body(self, chunk: bytes) -> None: ...
+        def response_end(self, keep_alive: bool) -> None: ...
+
+    async def _filter_request(self) -> None:
+        route = self._route
+        assert route is not None
+        head = self.head
+        view = FilterRequest(
+            method=head.method.decode("latin-1"),
+            path=head.path.decode("latin-1"),
+            query=head.query.decode("latin-1"),
+            headers=Headers(head.headers),
+            client=self.client.peer,
+            route=route.name,
+        )
+        try:
+            reply = await run_request_filters(route.request_filters, view, route.filter_timeout)
+            if reply is None:
+                head.path = view.path.encode("latin-1")
+                head.query = view.query.encode("latin-1")
+        except (FilterFailed, ValueError, UnicodeError):
+            self._answer(500, "filter failed")
+            return
+        finally:
+            self._task = None
+        if self._done:
+            return
+        if reply is not None:
+            self._reply(reply)
+        else:
+            self._proceed()
+
+    def _reply(self, reply: Reply) -> None:
+        try:
+            body, headers = reply.encoded()
+        except (ValueError, UnicodeError, TypeError):
+            self._answer(500, "filter failed")
+            return
+        self._drop_conn()
+        self._status = reply.status
+        headers.append((b"x-request-id", self._request_id))
+        keep_alive = self._keep_alive() and self._ended
+        self.client.write(
+            response_head_bytes(
+                reply.status, headers, content_length=len(body), keep_alive=keep_alive
+            )
+            + body
+        )
+        self._finish(keep_alive)
+
+    async def _filter_response(
+        self, head: ResponseHead, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        route = self._route
+        assert route is not None
+        request = self.head
+        view = FilterResponse(
+            status=head.status,
+            headers=Headers(headers),
+            request=FilterRequest(
+                method=request.method.decode("latin-1"),
+                path=request.path.decode("latin-1"),
+                query=request.query.decode("latin-1"),
+                headers=Headers(list(request.headers)),
+                client=self.client.peer,
+                route=route.name,
+            ),
+        )
+        try:
+            await run_response_filters(route.response_filters, view, route.filter_timeout)
+        except (FilterFailed, ValueError, UnicodeError):
+            self._hold = None
+            self._drop_conn()
+            self._started_response = False
+            self._answer(500, "filter failed")
+            return
+        finally:
+            self._task = None
+        if self._done:
+            return
+        head.status = view.status
+        self._prepare_head(head, view.headers.fields)
+        held, self._hold = self._hold or [], None
+        end, self._held_end = self._held_end, None
+        for chunk in held:
+            self.response_body(chunk)
+        if end is not None:
+            self.response_end(end)
+        elif self._conn is not None and not self._conn.closed:
+            self._conn.transport.resume_reading()
+
+    def _answer_error(self, error: BaseException) -> None:
+        status, message = self.gateway.classify(error)
+        self._answer(status, message, retry_after=getattr(error, "retry_after", None))
+
+    def _answer(
+        self,
+        status: int,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        extra: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        if self._done:
+            return
+        self._drop_conn()
+        self._settle(cancelled=True)
+        request_id = self._request_id.decode("latin-1")
+        body = json.dumps({"error": message, "request_id": request_id}).encode()
+        headers = [(b"content-type", b"application/json"), (b"x-request-id", self._request_id)]
+        if retry_after is not None:
+            headers.append((b"retry-after", b"%d" % max(1, math.ceil(retry_after))))
+        if extra:
+            headers += extra
+        keep_alive = self._keep_alive() and self._ended
+        self.client.write(
+            response_head_bytes(status, headers, content_length=len(body), keep_alive=keep_alive)
+            + body
+        )
+        self._status = status
+        self._finish(keep_alive)
