@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import ssl
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -30,9 +31,32 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class TlsConfig(_Strict):
+    """TLS termination: PEM ``cert`` (chain) and ``key`` files, read when the config loads."""
+
+    cert: str
+    key: str
+
+    @model_validator(mode="after")
+    def _loads(self) -> TlsConfig:
+        self.context()  # a missing file or a key that does not match the cert fails here
+        return self
+
+    def context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.set_alpn_protocols(["http/1.1"])
+        try:
+            context.load_cert_chain(self.cert, self.key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"cannot load the certificate and key: {exc}") from None
+        return context
+
+
 class ListenConfig(_Strict):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    tls: TlsConfig | None = None
 
 
 class LimitsConfig(_Strict):
@@ -239,6 +263,8 @@ class GatewayConfig(_Strict):
     admin: ListenConfig | None = None  # /metrics (Prometheus) and /healthz; None: off
     # Addresses (CIDR) of proxies in front of the gateway whose X-Forwarded-* are believed.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # Worker processes sharing the listening port (SO_REUSEPORT); each is a whole gateway.
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
     limits: LimitsConfig = LimitsConfig()
     services: list[ServiceConfig] = Field(default_factory=list)
     routes: list[RouteConfig] = Field(default_factory=list)
@@ -252,6 +278,15 @@ class GatewayConfig(_Strict):
             except ValueError:
                 raise ValueError(f"{item!r} is not an IP address or network") from None
         return value
+
+    @model_validator(mode="after")
+    def _workers_need_a_fixed_port(self) -> GatewayConfig:
+        if self.workers > 1 and (self.listen.port == 0 or self.admin is not None):
+            raise ValueError(
+                "several workers need a fixed listen port and no admin listener "
+                "(each worker would need its own)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _routes_name_known_services(self) -> GatewayConfig:

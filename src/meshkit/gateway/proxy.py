@@ -118,14 +118,15 @@ class Gateway:
     def port(self) -> int:
         return self.server.port
 
-    async def start(self) -> None:
+    async def start(self, *, reuse_port: bool = False) -> None:
         await self.mesh.start()
         for service in self.config.services:
             await self.mesh.register_service({"name": service.name, "policy": service.policy})
             for instance in service.instances:
                 await self.mesh.register({**instance.model_dump(), "service": service.name})
         listen = self.config.listen
-        await self.server.start(listen.host, listen.port)
+        tls = listen.tls.context() if listen.tls is not None else None
+        await self.server.start(listen.host, listen.port, reuse_port=reuse_port, tls=tls)
         admin = self.config.admin
         if self.metrics is not None and admin is not None:
             await self.metrics.start(admin.host, admin.port)
@@ -239,7 +240,8 @@ class Gateway:
         address = peer.encode()
         trusted = bool(self._trusted) and self.trusted(peer)
         prior = head.header(b"x-forwarded-for") if trusted else None
-        proto = (head.header(b"x-forwarded-proto") if trusted else None) or b"http"
+        scheme = b"https" if self.server.tls else b"http"
+        proto = (head.header(b"x-forwarded-proto") if trusted else None) or scheme
         host = (head.header(b"x-forwarded-host") if trusted else None) or head.host
         extra = [
             (b"x-forwarded-for", prior + b", " + address if prior else address),

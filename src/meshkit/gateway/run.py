@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from pathlib import Path
 
@@ -57,10 +58,12 @@ class _Reloader:
                 await self.reload("file changed")
 
 
-async def _main(config: GatewayConfig, drain: float, path: Path | None) -> int:
+async def _main(
+    config: GatewayConfig, drain: float, path: Path | None, *, reuse_port: bool = False
+) -> int:
     gateway = Gateway(config)
     try:
-        await gateway.start()
+        await gateway.start(reuse_port=reuse_port)
     except OSError as exc:
         click.echo(f"cannot listen on {config.listen.host}:{config.listen.port}: {exc}", err=True)
         await gateway.stop(0)
@@ -90,10 +93,44 @@ async def _main(config: GatewayConfig, drain: float, path: Path | None) -> int:
 
 def serve(config: GatewayConfig, *, drain: float = 10.0, path: str | Path | None = None) -> int:
     """Run until a stop signal; the process exit status. With ``path``, reload from it on
-    SIGHUP or when it changes."""
+    SIGHUP or when it changes. With ``config.workers`` > 1, fork that many workers sharing
+    the port and relay signals to them."""
     source = Path(path) if path is not None else None
+    if config.workers > 1:
+        return _supervise(config, drain, source)
+    return _run_loop(config, drain, source, reuse_port=False)
+
+
+def _run_loop(config: GatewayConfig, drain: float, path: Path | None, *, reuse_port: bool) -> int:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a core dependency on Linux
-        return asyncio.run(_main(config, drain, source))
-    return uvloop.run(_main(config, drain, source))
+        return asyncio.run(_main(config, drain, path, reuse_port=reuse_port))
+    return uvloop.run(_main(config, drain, path, reuse_port=reuse_port))
+
+
+def _supervise(config: GatewayConfig, drain: float, path: Path | None) -> int:
+    """Fork the workers (before any event loop exists), relay signals, reap them."""
+    children: list[int] = []
+    for _ in range(config.workers):
+        pid = os.fork()
+        if pid == 0:  # a worker
+            code = 1
+            try:
+                code = _run_loop(config, drain, path, reuse_port=True)
+            finally:
+                os._exit(code)
+        children.append(pid)
+
+    def relay(signum: int, _frame: object) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, relay)
+    failed = False
+    for child in children:
+        _, status = os.waitpid(child, 0)
+        failed = failed or os.waitstatus_to_exitcode(status) != 0
+    return 1 if failed else 0

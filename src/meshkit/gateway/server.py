@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -356,6 +357,7 @@ class GatewayServer:
         self._server: asyncio.Server | None = None
         self._sweeper: TimerHandle | None = None
         self.now = clock.monotonic()  # refreshed by every sweep: 0.1 s resolution
+        self.tls = False
 
     @property
     def port(self) -> int:
@@ -363,11 +365,24 @@ class GatewayServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(
-        self, host: str = "127.0.0.1", port: int = 0, *, reuse_port: bool = False
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        reuse_port: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """Listen (``tls``: terminate TLS with this context; ``reuse_port``: share the port
+        with other worker processes, the kernel spreading connections among them)."""
         loop = asyncio.get_running_loop()
+        self.tls = tls is not None
         self._server = await loop.create_server(
-            lambda: ClientConnection(self), host, port, reuse_port=reuse_port or None
+            lambda: ClientConnection(self),
+            host,
+            port,
+            reuse_port=reuse_port or None,
+            ssl=tls,
+            backlog=4096,
         )
         self._sweep()
 
