@@ -62,6 +62,7 @@ class ProxyExchange(LocalAnswers):
         "_conn",
         "_connecting",
         "_done",
+        "_early",
         "_ended",
         "_lease",
         "_out_chunked",
@@ -73,6 +74,7 @@ class ProxyExchange(LocalAnswers):
         "_service",
         "_t0",
         "_timer",
+        "_tunnel_open",
         "client",
         "gateway",
         "head",
@@ -95,6 +97,8 @@ class ProxyExchange(LocalAnswers):
         self._ended = not head.has_body
         self._sent_body = False
         self._attempts = 0
+        self._tunnel_open = False
+        self._early: list[bytes] = []
         self._pending_head = b""
         self._out_chunked = False
         self._started_response = False
@@ -218,6 +222,10 @@ class ProxyExchange(LocalAnswers):
                     retry_after = parse_retry_after(value.decode("latin-1"))
         self._status = head.status
         self._settle(status=head.status, retry_after=retry_after)
+        upgrade = self.head.extra.get("upgrade")
+        if head.status == 101 and isinstance(upgrade, bytes):
+            self._open_tunnel(head, upgrade)
+            return
         if (
             head.status in _RETRY_STATUSES
             and retry_after is None  # an upstream asking for time is not asked again at once
@@ -242,6 +250,31 @@ class ProxyExchange(LocalAnswers):
             )
             return
         self._prepare_head(head, headers)
+
+    # -- tunnels (WebSocket and other upgrades) -----------------------------------------------
+    def _open_tunnel(self, head: ResponseHead, upgrade: bytes) -> None:
+        value = next((v for k, v in head.headers if k == b"upgrade"), upgrade)
+        headers = [*head.headers, (b"x-request-id", self._request_id)]
+        self._started_response = True
+        self._tunnel_open = True
+        self.client.write(
+            response_head_bytes(101, headers, content_length=None, keep_alive=True, upgrade=value)
+        )
+        if self._early and self._conn is not None:
+            self._conn.write(b"".join(self._early))
+        self._early.clear()
+        self._cancel_timer()  # a tunnel lives as long as both ends want it
+
+    def tunnel_from_client(self, data: bytes) -> None:
+        conn = self._conn
+        if self._tunnel_open and conn is not None:
+            conn.write(data)
+        elif not self._done:
+            self._early.append(data)  # sent before the upstream agreed: forwarded after
+
+    def tunnel_from_upstream(self, data: bytes) -> None:
+        if not self._done:
+            self.client.write(data)
 
     def _prepare_head(self, head: ResponseHead, headers: list[tuple[bytes, bytes]]) -> None:
         """Frame the response head for the client; it goes out with the first body bytes."""

@@ -149,6 +149,13 @@ def check_head(head: RequestHead) -> None:
         raise HttpError(400, "more than one Host header")
     head.host = hosts[0] if hosts else b""
     _check_target(head)
+    upgrade = head.header(b"upgrade")
+    if upgrade is not None:
+        tokens = {t.strip().lower() for t in (head.header(b"connection") or b"").split(b",")}
+        if b"upgrade" in tokens:
+            if head.method != b"GET" or head.has_body:
+                raise HttpError(400, "only a bodiless GET may ask for a protocol upgrade")
+            head.extra["upgrade"] = upgrade
 
 
 def _check_target(head: RequestHead) -> None:
@@ -200,6 +207,9 @@ def request_head_bytes(
     lines = [b"%s %s HTTP/1.1\r\nhost: %s\r\n" % (head.method, target, host)]
     lines += [b"%s: %s\r\n" % kv for kv in _end_to_end(head.headers) if kv[0] != b"host"]
     lines += [b"%s: %s\r\n" % kv for kv in extra]
+    upgrade = head.extra.get("upgrade")
+    if isinstance(upgrade, bytes):  # a tunnel (WebSocket): ask the upstream to switch too
+        lines.append(b"connection: upgrade\r\nupgrade: %s\r\n" % upgrade)
     if head.chunked:
         lines.append(b"transfer-encoding: chunked\r\n")
     elif head.content_length is not None:
@@ -217,6 +227,7 @@ def response_head_bytes(
     keep_alive: bool,
     no_body: bool = False,
     close_delimited: bool = False,
+    upgrade: bytes | None = None,
 ) -> bytes:
     """A response head to the client; ``content_length=None`` means chunked (unless the
     response has no body by definition: HEAD, 1xx, 204, 304, or is ``close_delimited`` for an
@@ -224,6 +235,9 @@ def response_head_bytes(
     text = reason or _REASONS.get(status, "Status").encode()
     lines = [b"HTTP/1.1 %d %s\r\n" % (status, text)]
     lines += [b"%s: %s\r\n" % kv for kv in _end_to_end(headers)]
+    if upgrade is not None:  # 101 Switching Protocols: the tunnel's own hop-by-hop pair
+        lines.append(b"connection: upgrade\r\nupgrade: %s\r\n\r\n" % upgrade)
+        return b"".join(lines)
     if not no_body and not close_delimited:
         if content_length is None:
             lines.append(b"transfer-encoding: chunked\r\n")

@@ -64,6 +64,9 @@ class RequestSink(Protocol):
 
     def client_writable(self, writable: bool) -> None: ...
 
+    def tunnel_from_client(self, data: bytes) -> None:
+        """Raw bytes after an upgrade request: relay them to the upstream."""
+
 
 Handler = Callable[[RequestHead, "ClientConnection"], RequestSink]
 
@@ -98,6 +101,7 @@ class ClientConnection(asyncio.Protocol):
         self._active: RequestSink | None = None
         self._parsing: RequestSink | _Queued | None = None
         self._queue: deque[_Queued] = deque()
+        self._tunnel: RequestSink | None = None
         self.request_complete = False  # the active request's body has been read to its end
         self._active_has_body = False
         self._finish_pending = False
@@ -122,6 +126,9 @@ class ClientConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
+        if self._tunnel is not None:
+            self._tunnel.tunnel_from_client(data)
+            return
         try:
             self._parser.feed_data(data)
         except HttpError as exc:
@@ -134,8 +141,17 @@ class ClientConnection(asyncio.Protocol):
             else:
                 _log.error("request parser callback failed: %r", cause)
                 self.fail(500, "internal error")
-        except httptools.HttpParserUpgrade:
-            self.fail(501, "protocol upgrades are not supported yet")
+        except httptools.HttpParserUpgrade as exc:
+            # A tunnel (WebSocket): from here on the bytes are not HTTP; the active request
+            # relays them once its upstream agrees to switch.
+            active = self._active
+            if active is None:
+                self.fail(400, "unexpected protocol upgrade")
+                return
+            self._tunnel = active
+            rest = data[exc.args[0] :]
+            if rest:
+                active.tunnel_from_client(rest)
         except httptools.HttpParserError as exc:
             self.fail(400, f"malformed request: {exc}")
 

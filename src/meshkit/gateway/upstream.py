@@ -46,6 +46,9 @@ class ResponseSink(Protocol):
 
     def upstream_writable(self, writable: bool) -> None: ...
 
+    def tunnel_from_upstream(self, data: bytes) -> None:
+        """Raw bytes after a 101 answer: the connection is a tunnel now."""
+
 
 class UpstreamConnection(asyncio.Protocol):
     """One connection to an upstream; see the module docstring."""
@@ -63,6 +66,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.exchanges = 0
         self._head_only = False
         self._interim = False
+        self.tunnel = False  # after a 101 answer: raw bytes both ways, never pooled again
 
     # -- asyncio protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -70,8 +74,17 @@ class UpstreamConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.received_any = True
+        if self.tunnel:
+            if self.sink is not None:
+                self.sink.tunnel_from_upstream(data)
+            return
         try:
             self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            self.tunnel = True
+            rest = data[exc.args[0] :]
+            if rest and self.sink is not None:
+                self.sink.tunnel_from_upstream(rest)
         except httptools.HttpParserError as exc:
             self._fail(BadUpstreamResponse(f"malformed upstream response: {exc}"), stale=False)
 
@@ -101,7 +114,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
-        self._interim = 100 <= status < 200
+        self._interim = 100 <= status < 200 and status != 101
         if self._interim or self.sink is None:
             return  # an interim answer (e.g. 100 Continue): the final one follows
         length: int | None = None
@@ -133,6 +146,8 @@ class UpstreamConnection(asyncio.Protocol):
         if self._interim:
             self._interim = False
             return
+        if self._parser.get_status_code() == 101:
+            return  # the start of a tunnel, not the end of an exchange
         if self.sink is not None and not self._head_only:
             self._end()
 
