@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from meshkit.client.transport import parse_retry_after
 from meshkit.clock import TimerHandle
 from meshkit.errors import MeshError, UpstreamError, UpstreamTimeout
-from meshkit.gateway.exchange_local import LocalAnswers
+from meshkit.gateway.exchange_tunnel import Tunnel
 from meshkit.gateway.http1 import RequestHead, ResponseHead, request_head_bytes, response_head_bytes
 from meshkit.gateway.upstream import UpstreamConnection
 from meshkit.health.outlier import ErrorKind
@@ -52,7 +52,7 @@ _RETRY_STATUSES = frozenset({502, 503, 504})
 _BUFFER_LIMIT = 256 * 1024  # request bytes held while no upstream connection is attached
 
 
-class ProxyExchange(LocalAnswers):
+class ProxyExchange(Tunnel):
     """The state of one request in the gateway; see the module docstring."""
 
     __slots__ = (
@@ -62,7 +62,6 @@ class ProxyExchange(LocalAnswers):
         "_conn",
         "_connecting",
         "_done",
-        "_early",
         "_ended",
         "_lease",
         "_out_chunked",
@@ -74,7 +73,6 @@ class ProxyExchange(LocalAnswers):
         "_service",
         "_t0",
         "_timer",
-        "_tunnel_open",
         "client",
         "gateway",
         "head",
@@ -250,31 +248,6 @@ class ProxyExchange(LocalAnswers):
             )
             return
         self._prepare_head(head, headers)
-
-    # -- tunnels (WebSocket and other upgrades) -----------------------------------------------
-    def _open_tunnel(self, head: ResponseHead, upgrade: bytes) -> None:
-        value = next((v for k, v in head.headers if k == b"upgrade"), upgrade)
-        headers = [*head.headers, (b"x-request-id", self._request_id)]
-        self._started_response = True
-        self._tunnel_open = True
-        self.client.write(
-            response_head_bytes(101, headers, content_length=None, keep_alive=True, upgrade=value)
-        )
-        if self._early and self._conn is not None:
-            self._conn.write(b"".join(self._early))
-        self._early.clear()
-        self._cancel_timer()  # a tunnel lives as long as both ends want it
-
-    def tunnel_from_client(self, data: bytes) -> None:
-        conn = self._conn
-        if self._tunnel_open and conn is not None:
-            conn.write(data)
-        elif not self._done:
-            self._early.append(data)  # sent before the upstream agreed: forwarded after
-
-    def tunnel_from_upstream(self, data: bytes) -> None:
-        if not self._done:
-            self.client.write(data)
 
     def _prepare_head(self, head: ResponseHead, headers: list[tuple[bytes, bytes]]) -> None:
         """Frame the response head for the client; it goes out with the first body bytes."""
