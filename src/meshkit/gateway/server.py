@@ -17,8 +17,9 @@ its request aborted (the upstream call with it). Pipelined requests queue in ord
 bodies buffered, at most a few before reading pauses.
 
 Deadlines: a head deadline (``header_timeout``) from the first byte of a request (or from
-the connection's start) answers 408 and closes; an idle deadline (``idle_timeout``) closes a
-keep-alive connection that sends nothing. A connection only notes its deadline; one sweep per
+the connection's start) answers 408 and closes; so does a body that stalls for
+``body_timeout``; an idle deadline (``idle_timeout``) closes a keep-alive connection that
+sends nothing. A connection only notes its deadline; one sweep per
 server, every 0.1 s, enforces them all (no timer is made or cancelled per request). Any error
 the gateway answers itself closes the connection when the request's framing can no longer be
 trusted.
@@ -45,7 +46,7 @@ __all__ = ["ClientConnection", "GatewayServer", "Handler", "RequestSink"]
 _log = logging.getLogger("meshkit.gateway")
 
 _MAX_PIPELINED = 8  # requests parsed ahead of their turn before reading pauses
-_NO_DEADLINE, _HEAD_DEADLINE, _IDLE_DEADLINE = 0, 1, 2
+_NO_DEADLINE, _HEAD_DEADLINE, _IDLE_DEADLINE, _BODY_DEADLINE = 0, 1, 2, 3
 _SWEEP_INTERVAL = 0.1  # how often the server looks for connections past their deadline
 
 
@@ -223,6 +224,8 @@ class ClientConnection(asyncio.Protocol):
         if self._active is None and not self._queue:
             self.deadline_kind = _NO_DEADLINE
             self.request_complete = False
+            if head.has_body:  # the body must keep arriving, at most body_timeout apart
+                self._expect(_BODY_DEADLINE, self._limits.body_timeout)
             self._start(head, parsing=True)
         else:
             queued = _Queued(head)
@@ -230,6 +233,8 @@ class ClientConnection(asyncio.Protocol):
             self._parsing = queued
 
     def on_body(self, chunk: bytes) -> None:
+        if self.deadline_kind == _BODY_DEADLINE:
+            self.deadline = self._server.now + self._limits.body_timeout
         self._body_bytes += len(chunk)
         if self._body_bytes > self._limits.max_body:
             raise HttpError(413, "request body too large")
@@ -237,6 +242,8 @@ class ClientConnection(asyncio.Protocol):
             self._parsing.body(chunk)
 
     def on_message_complete(self) -> None:
+        if self.deadline_kind == _BODY_DEADLINE:
+            self.deadline_kind = _NO_DEADLINE
         parsing, self._parsing = self._parsing, None
         if parsing is not None and parsing is self._active:
             self.request_complete = True
@@ -350,6 +357,12 @@ class ClientConnection(asyncio.Protocol):
         kind, self.deadline_kind = self.deadline_kind, _NO_DEADLINE
         if kind == _HEAD_DEADLINE:
             self.fail(408, "request head not received in time")
+        elif kind == _BODY_DEADLINE:
+            active, self._active = self._active, None
+            if active is not None:
+                self._server.in_flight -= 1
+                active.abort()
+            self.fail(408, "request body stalled")
         elif kind == _IDLE_DEADLINE:
             self.close()
 

@@ -119,6 +119,16 @@ async def test_a_slow_head_gets_408(start_gateway: StartGateway) -> None:
     assert closed
 
 
+async def test_a_stalled_body_gets_408(start_gateway: StartGateway) -> None:
+    gateway = await start_gateway(limits="{body_timeout: 0.2}")
+    response, closed = await exchange(
+        gateway.port, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc"
+    )
+    assert status_of(response) == 408
+    assert closed
+    assert gateway.server.in_flight == 0
+
+
 async def test_keep_alive_and_pipelining(start_gateway: StartGateway) -> None:
     gateway = await start_gateway()
     two = GOOD + b"\r\n" + b"GET /second HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
