@@ -14,7 +14,7 @@ import dataclasses
 import ipaddress
 import itertools
 import logging
-import os
+import random
 import re
 import uuid
 from collections.abc import Iterator
@@ -77,8 +77,15 @@ def next_traceparent(incoming: bytes | None) -> bytes:
     if match is not None:
         version, trace_id, parent, flags = match.groups()
         if version != b"ff" and trace_id != _ZERO_TRACE and parent != _ZERO_SPAN:
-            return b"00-%s-%s-%s" % (trace_id, os.urandom(8).hex().encode(), flags)
-    return b"00-%s-%s-00" % (os.urandom(16).hex().encode(), os.urandom(8).hex().encode())
+            return b"00-%s-%016x-%s" % (trace_id, _span_id(), flags)
+    return b"00-%032x-%016x-00" % (_ids.getrandbits(128) or 1, _span_id())
+
+
+_ids = random.Random()  # trace and span ids must be unique, not secret: no syscall per id
+
+
+def _span_id() -> int:
+    return _ids.getrandbits(64) or 1
 
 
 class Gateway:
