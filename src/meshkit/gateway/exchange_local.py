@@ -67,18 +67,24 @@ class LocalAnswers:
         def response_body(self, chunk: bytes) -> None: ...
         def response_end(self, keep_alive: bool) -> None: ...
 
+    def _request_view(self, headers: list[tuple[bytes, bytes]]) -> FilterRequest:
+        route = self._route
+        assert route is not None
+        head = self.head
+        return FilterRequest(
+            method=head.method.decode("latin-1"),
+            path=head.path.decode("latin-1"),
+            query=head.query.decode("latin-1"),
+            headers=Headers(headers),
+            client=self.client.peer,
+            route=route.name,
+        )
+
     async def _filter_request(self) -> None:
         route = self._route
         assert route is not None
         head = self.head
-        view = FilterRequest(
-            method=head.method.decode("latin-1"),
-            path=head.path.decode("latin-1"),
-            query=head.query.decode("latin-1"),
-            headers=Headers(head.headers),
-            client=self.client.peer,
-            route=route.name,
-        )
+        view = self._request_view(head.headers)
         try:
             reply = await run_request_filters(route.request_filters, view, route.filter_timeout)
             if reply is None:
@@ -119,18 +125,10 @@ class LocalAnswers:
     ) -> None:
         route = self._route
         assert route is not None
-        request = self.head
         view = FilterResponse(
             status=head.status,
             headers=Headers(headers),
-            request=FilterRequest(
-                method=request.method.decode("latin-1"),
-                path=request.path.decode("latin-1"),
-                query=request.query.decode("latin-1"),
-                headers=Headers(list(request.headers)),
-                client=self.client.peer,
-                route=route.name,
-            ),
+            request=self._request_view(list(self.head.headers)),
         )
         try:
             await run_response_filters(route.response_filters, view, route.filter_timeout)
