@@ -47,6 +47,15 @@ HOP_BY_HOP = frozenset(
     }
 )
 _NOT_FORWARDED = HOP_BY_HOP | {b"content-length"}
+# Request fields the gateway writes itself (Host, and the forwarding and trace headers it
+# computes from the client's — see Gateway.forwarding), so the client's copies never pass.
+_NOT_RELAYED = _NOT_FORWARDED | {
+    b"host",
+    b"traceparent",
+    b"x-forwarded-for",
+    b"x-forwarded-proto",
+    b"x-forwarded-host",
+}
 _DIGITS = re.compile(rb"[0-9]+")
 _ABSOLUTE = re.compile(rb"https?://[^/?#\s]+", re.IGNORECASE)
 _REASONS = {
@@ -185,10 +194,12 @@ def _check_target(head: RequestHead) -> None:
     head.target = target
 
 
-def _end_to_end(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+def _end_to_end(
+    headers: list[tuple[bytes, bytes]], drop: frozenset[bytes] = HOP_BY_HOP
+) -> list[tuple[bytes, bytes]]:
     """``headers`` (names lowercase) without hop-by-hop ones, those named by ``Connection``,
-    and ``Content-Length`` (the writer frames the body itself)."""
-    kept = [(k, v) for k, v in headers if k not in _NOT_FORWARDED]
+    ``Content-Length`` (the writer frames the body itself), and any in ``drop``."""
+    kept = [(k, v) for k, v in headers if k not in drop]
     named = [v for k, v in headers if k == b"connection"]
     if named:
         tokens = {t.strip().lower() for value in named for t in value.split(b",")}
@@ -205,7 +216,7 @@ def request_head_bytes(
 ) -> bytes:
     """The head sent upstream: end-to-end headers, ``extra``, and our own framing."""
     lines = [b"%s %s HTTP/1.1\r\nhost: %s\r\n" % (head.method, target, host)]
-    lines += [b"%s: %s\r\n" % kv for kv in _end_to_end(head.headers) if kv[0] != b"host"]
+    lines += [b"%s: %s\r\n" % kv for kv in _end_to_end(head.headers, _NOT_RELAYED)]
     lines += [b"%s: %s\r\n" % kv for kv in extra]
     upgrade = head.extra.get("upgrade")
     if isinstance(upgrade, bytes):  # a tunnel (WebSocket): ask the upstream to switch too
@@ -234,7 +245,7 @@ def response_head_bytes(
     HTTP/1.0 client)."""
     text = reason or _REASONS.get(status, "Status").encode()
     lines = [b"HTTP/1.1 %d %s\r\n" % (status, text)]
-    lines += [b"%s: %s\r\n" % kv for kv in _end_to_end(headers)]
+    lines += [b"%s: %s\r\n" % kv for kv in _end_to_end(headers, _NOT_FORWARDED)]
     if upgrade is not None:  # 101 Switching Protocols: the tunnel's own hop-by-hop pair
         lines.append(b"connection: upgrade\r\nupgrade: %s\r\n\r\n" % upgrade)
         return b"".join(lines)

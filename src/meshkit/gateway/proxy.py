@@ -239,7 +239,8 @@ class Gateway:
         """Forwarding headers for the upstream, computed once per request (retries reuse
         them). From a trusted proxy the ``X-Forwarded-For`` chain grows by the peer and its
         ``-Proto`` / ``-Host`` are kept; from anyone else they are replaced by what the
-        gateway saw. ``traceparent`` continues the client's trace with a new span id for this
+        gateway saw (the client's own copies are never relayed: see ``http1._NOT_RELAYED``).
+        ``traceparent`` continues the client's trace with a new span id for this
         hop (or starts a trace); ``tracestate`` passes through untouched."""
         cached = head.extra.get("forwarding")
         if isinstance(cached, list):
@@ -258,11 +259,6 @@ class Gateway:
         if head.header(b"x-request-id") is None:
             extra.append((b"x-request-id", request_id))
         extra.append((b"traceparent", next_traceparent(head.header(b"traceparent"))))
-        head.headers = [
-            (k, v)
-            for k, v in head.headers
-            if not k.startswith(b"x-forwarded-") and k != b"traceparent"
-        ]
         head.extra["forwarding"] = extra
         return extra
 

@@ -169,11 +169,13 @@ class CircuitBreaker:
 
     def record_success(self, ticket: int, duration: float = 0.0) -> None:
         """The call admitted with ``ticket`` succeeded after ``duration`` seconds."""
-        self._record_at(ticket, self._slow_bit(duration), self._clock.monotonic())
+        now = self._clock.monotonic() if self._timed else 0.0  # count windows need no time
+        self._record_at(ticket, self._slow_bit(duration), now)
 
     def record_failure(self, ticket: int, duration: float = 0.0) -> None:
         """The call admitted with ``ticket`` failed after ``duration`` seconds."""
-        self._record_at(ticket, FAILED | self._slow_bit(duration), self._clock.monotonic())
+        now = self._clock.monotonic() if self._timed else 0.0
+        self._record_at(ticket, FAILED | self._slow_bit(duration), now)
 
     def release(self, ticket: int) -> None:
         """The call ended with no verdict (cancelled, or an ignored exception)."""
