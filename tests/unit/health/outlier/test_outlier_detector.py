@@ -280,4 +280,4 @@ def test_never_more_ejected_than_the_cap(
         for endpoint in d.ejected(now):
             stats = d.stats(endpoint)
             assert stats.ejected_until is not None
-            assert stats.ejected_until - now <= 9.0
+            assert stats.ejected_until - now <= 9.0 + 1e-9  # (now + 9) - now may round up
