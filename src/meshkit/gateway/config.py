@@ -204,6 +204,8 @@ class RouteConfig(_Strict):
     timeout: Annotated[float, Field(gt=0)] | None = None
     rate_limit: RateLimitConfig | None = None
     max_concurrent: Annotated[int, Field(ge=1)] | None = None  # the route's bulkhead
+    # Retry POST/PATCH too (only if the upstream is known to be safe to repeat them).
+    retry_non_idempotent: bool = False
     filters: FiltersConfig | None = None
 
     @model_validator(mode="after")
@@ -252,6 +254,7 @@ class RouteConfig(_Strict):
             else None,
             timeout=self.timeout,
             max_concurrent=self.max_concurrent,
+            retry_non_idempotent=self.retry_non_idempotent,
             request_filters=tuple(load_filter(r) for r in filters.request) if filters else (),
             response_filters=tuple(load_filter(r) for r in filters.response) if filters else (),
             filter_timeout=filters.timeout if filters else 1.0,

@@ -13,9 +13,10 @@ together with the first body bytes; the body streams through, with each side pau
 other's reading while its own socket is full.
 
 Retries: a connect failure, a reused connection the upstream had closed, or a 502/503/504
-answer without ``Retry-After`` to an idempotent request is retried on a newly leased
-endpoint — at once, for a request whose body has not started out, while the service's
-attempts and retry budget allow. A route or service timeout is one clock timer per
+answer without ``Retry-After`` is retried on a newly leased endpoint, at once, while the
+service's attempts and retry budget allow — for idempotent methods (or any method where the
+route says ``retry_non_idempotent``), and for bodies up to 64 KiB, which are kept while they
+go out so that they can be sent again. A route or service timeout is one clock timer per
 request, only when configured. Every failure is answered from the gateway's error table; once
 the response has started, a failure can only cut the connection.
 """
@@ -50,6 +51,7 @@ _NO_BODY_STATUSES = frozenset({204, 304})
 _IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
 _RETRY_STATUSES = frozenset({502, 503, 504})
 _BUFFER_LIMIT = 256 * 1024  # request bytes held while no upstream connection is attached
+_REPLAY_LIMIT = 64 * 1024  # request bodies up to this size can be sent again on a retry
 
 
 class ProxyExchange(Tunnel):
@@ -67,6 +69,8 @@ class ProxyExchange(Tunnel):
         "_out_chunked",
         "_pending_head",
         "_pool",
+        "_replay",
+        "_replay_size",
         "_request_id",
         "_route",
         "_sent_body",
@@ -94,6 +98,10 @@ class ProxyExchange(Tunnel):
         self._buffered = 0
         self._ended = not head.has_body
         self._sent_body = False
+        # A copy of the (framed) body sent so far, while small enough to send again on a
+        # retry; None once it is not (or for a bodiless request).
+        self._replay: list[bytes] | None = [] if head.has_body else None
+        self._replay_size = 0
         self._attempts = 0
         self._tunnel_open = False
         self._early: list[bytes] = []
@@ -165,6 +173,7 @@ class ProxyExchange(Tunnel):
         if self._done:
             return
         framed = b"%x\r\n%s\r\n" % (len(chunk), chunk) if self.head.chunked else chunk
+        self._keep_for_replay(framed)
         conn = self._conn
         if conn is not None:
             self._sent_body = True
@@ -181,6 +190,7 @@ class ProxyExchange(Tunnel):
         self._ended = True
         if self._done or not self.head.chunked:
             return
+        self._keep_for_replay(b"0\r\n\r\n")
         if self._conn is not None:
             self._conn.write(b"0\r\n\r\n")
         else:
@@ -387,20 +397,36 @@ class ProxyExchange(Tunnel):
             host=route.rewrite_host or head.host or instance.address.encode(),
             extra=[*extra, *route.add_request_headers] if route.add_request_headers else extra,
         )
-        if self._buffer:
+        if self._sent_body and self._replay is not None:
+            data += b"".join(self._replay)  # a retry: the body so far, again
+        elif self._buffer:
             data += b"".join(self._buffer)
+            self._sent_body = True
+        if self._buffer:
             self._buffer.clear()
             self._buffered = 0
-            self._sent_body = True
             self.client.resume_reading()
         conn.write(data)
+
+    def _keep_for_replay(self, framed: bytes) -> None:
+        replay = self._replay
+        if replay is not None:
+            self._replay_size += len(framed)
+            if self._replay_size > _REPLAY_LIMIT:
+                self._replay = None  # too big to hold: this request is not retried
+            else:
+                replay.append(framed)
 
     def _may_retry(self, *, stale: bool) -> bool:
         service = self._service
         if service is None or self._attempts >= max(service.max_attempts, 2 if stale else 1):
             return False
-        if self._sent_body or (self.head.method not in _IDEMPOTENT and not stale):
-            return False  # a body already sent cannot be sent again
+        if self._sent_body and self._replay is None:
+            return False  # a body too big to keep cannot be sent again
+        route = self._route
+        may_repeat = route is not None and route.retry_non_idempotent
+        if self.head.method not in _IDEMPOTENT and not stale and not may_repeat:
+            return False  # a POST might have taken effect: not repeated unless the route says
         budget = service.retry_budget
         return stale or budget is None or budget.try_spend()
 

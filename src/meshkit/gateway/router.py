@@ -52,6 +52,7 @@ class Route:
     limit_by_ip: bool = False
     limit_header: bytes | None = None
     max_concurrent: int | None = None
+    retry_non_idempotent: bool = False
     request_filters: tuple[RequestFilter, ...] = ()
     response_filters: tuple[ResponseFilter, ...] = ()
     filter_timeout: float = 1.0

@@ -73,6 +73,30 @@ async def test_5xx_is_retried_elsewhere_for_idempotent_requests_only(
     assert sum(r.status_code == 503 for r in posts) == sent["u0"]
 
 
+async def test_small_bodies_are_replayed_on_retry(
+    start_gateway: StartGateway, upstreams: list[FakeUpstream]
+) -> None:
+    routes = """
+  - {match: {prefix: /any}, service: app, retry_non_idempotent: true}
+  - {match: {prefix: /}, service: app}"""
+    gateway = await start_gateway(policy="{algorithm: round_robin, max_attempts: 2}", routes=routes)
+    upstreams[0].status = 503
+
+    async def chunks() -> object:
+        yield b"a" * 1000
+        yield b"b" * 1000
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+        big = [await http.put("/x", content=b"q" * 100_000) for _ in range(2)]  # u0 fresh
+        puts = [await http.put("/x", content=b"p" * 5000) for _ in range(2)]
+        posts = [await http.post("/any", content=chunks()) for _ in range(2)]
+    assert [r.status_code for r in puts] == [200, 200]  # retried, with the body sent again
+    assert all(r.text.endswith("body=5000") for r in puts)
+    assert [r.status_code for r in posts] == [200, 200]  # the route allows repeating a POST
+    assert all(r.text.endswith("body=2000") for r in posts)
+    assert sorted(r.status_code for r in big) == [200, 503]  # too big to keep: not retried
+
+
 async def test_a_503_with_retry_after_is_passed_on_not_retried(
     start_gateway: StartGateway, upstreams: list[FakeUpstream]
 ) -> None:
