@@ -203,7 +203,9 @@ class RouteConfig(_Strict):
     response_headers: HeaderRewrite = HeaderRewrite()
     timeout: Annotated[float, Field(gt=0)] | None = None
     rate_limit: RateLimitConfig | None = None
-    max_concurrent: Annotated[int, Field(ge=1)] | None = None  # the route's bulkhead
+    max_concurrent: Annotated[int, Field(ge=1)] | None = None  # the route's bulkhead...
+    max_queued: Annotated[int, Field(ge=0)] = 0  # ...how many may wait for a slot...
+    max_queue_wait: Annotated[float, Field(gt=0)] = 1.0  # ...and for how long, seconds
     # Retry POST/PATCH too (only if the upstream is known to be safe to repeat them).
     retry_non_idempotent: bool = False
     filters: FiltersConfig | None = None
@@ -254,6 +256,8 @@ class RouteConfig(_Strict):
             else None,
             timeout=self.timeout,
             max_concurrent=self.max_concurrent,
+            max_queued=self.max_queued,
+            max_queue_wait=self.max_queue_wait,
             retry_non_idempotent=self.retry_non_idempotent,
             request_filters=tuple(load_filter(r) for r in filters.request) if filters else (),
             response_filters=tuple(load_filter(r) for r in filters.response) if filters else (),

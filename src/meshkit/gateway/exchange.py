@@ -126,8 +126,18 @@ class ProxyExchange(Tunnel):
             return
         self._route = route
         if route.max_concurrent is not None and route.stats.in_flight >= route.max_concurrent:
+            if len(route.waiting) < route.max_queued:  # the route's bulkhead has a queue
+                route.waiting.append(self)
+                self._timer = gateway.clock.call_later(route.max_queue_wait, self._wait_over)
+                return
             self._answer(503, "too many requests in flight", retry_after=1.0)
             return
+        self._admitted()
+
+    def _admitted(self) -> None:
+        """Past the route's bulkhead: count the request and go on."""
+        gateway, route = self.gateway, self._route
+        assert route is not None
         self._t0 = gateway.clock.monotonic()
         route.stats.in_flight += 1
         limiter = route.rate_limiter
@@ -206,6 +216,8 @@ class ProxyExchange(Tunnel):
             self._connecting.cancel()
         if self._task is not None:
             self._task.cancel()
+        if self._route is not None and self in self._route.waiting:
+            self._route.waiting.remove(self)
         self._drop_conn()
         self._settle(cancelled=True)
         self._status = None
@@ -479,6 +491,20 @@ class ProxyExchange(Tunnel):
             stats.in_flight -= 1
             stats.record(self._status, self.gateway.clock.monotonic() - self._t0)
             self._t0 = 0.0
+            while route.waiting:  # a slot is free: the longest waiting request takes it
+                waiting = route.waiting.popleft()
+                if not waiting._done:
+                    waiting._cancel_timer()
+                    waiting._admitted()
+                    break
+
+    def _wait_over(self) -> None:
+        """Queued at the route's bulkhead for ``max_queue_wait`` without a slot."""
+        self._timer = None
+        route = self._route
+        if route is not None and self in route.waiting:
+            route.waiting.remove(self)
+        self._answer(503, "too many requests in flight", retry_after=1.0)
 
     def _keep_alive(self) -> bool:
         return self.head.keep_alive and not self.gateway.server.draining

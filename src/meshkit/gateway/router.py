@@ -10,7 +10,9 @@ from __future__ import annotations
 import random
 import re
 import urllib.parse
+from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from meshkit.gateway.filters import RequestFilter, ResponseFilter
 from meshkit.gateway.http1 import RequestHead
@@ -52,6 +54,9 @@ class Route:
     limit_by_ip: bool = False
     limit_header: bytes | None = None
     max_concurrent: int | None = None
+    max_queued: int = 0
+    max_queue_wait: float = 1.0
+    waiting: deque[Any] = field(default_factory=deque, compare=False)  # queued exchanges
     retry_non_idempotent: bool = False
     request_filters: tuple[RequestFilter, ...] = ()
     response_filters: tuple[ResponseFilter, ...] = ()

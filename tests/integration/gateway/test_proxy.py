@@ -128,6 +128,31 @@ async def test_route_bulkhead_refuses_beyond_its_concurrency(
     assert second.headers["retry-after"] == "1"
 
 
+async def test_route_bulkhead_queue_waits_for_a_slot_then_gives_up(
+    start_gateway: StartGateway, upstreams: list[FakeUpstream]
+) -> None:
+    routes = """
+  - {match: {prefix: /}, service: app, max_concurrent: 1, max_queued: 1, max_queue_wait: 0.5}"""
+    gateway = await start_gateway(routes=routes)
+    for upstream in upstreams:
+        upstream.delay = 0.2
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+        running = asyncio.ensure_future(http.get("/"))
+        await asyncio.sleep(0.05)
+        queued = asyncio.ensure_future(http.get("/"))  # waits for the first to finish
+        await asyncio.sleep(0.05)
+        refused = await http.get("/")  # the queue (of one) is full
+        assert [(await running).status_code, (await queued).status_code] == [200, 200]
+        assert refused.status_code == 503
+        for upstream in upstreams:
+            upstream.delay = 2.0
+        slow = asyncio.ensure_future(http.get("/"))
+        await asyncio.sleep(0.05)
+        timed_out = await http.get("/")  # waits 0.5 s for a slot that never frees
+        assert timed_out.status_code == 503
+        slow.cancel()
+
+
 async def test_bodies_stream_both_ways(
     start_gateway: StartGateway, upstreams: list[FakeUpstream]
 ) -> None:
