@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from typing import TYPE_CHECKING
 
-from meshkit.client.transport import parse_retry_after
 from meshkit.clock import TimerHandle
 from meshkit.errors import MeshError, UpstreamError, UpstreamTimeout
-from meshkit.gateway.exchange_tunnel import Tunnel
-from meshkit.gateway.http1 import RequestHead, ResponseHead, request_head_bytes, response_head_bytes
+from meshkit.gateway.exchange_relay import Relay
+from meshkit.gateway.http1 import RequestHead, request_head_bytes
+from meshkit.gateway.outgoing import OutgoingBody
 from meshkit.gateway.upstream import UpstreamConnection
 from meshkit.health.outlier import ErrorKind
 from meshkit.observability.stats import RequestStats
@@ -50,30 +49,21 @@ _log = logging.getLogger("meshkit.gateway")
 _NO_BODY_STATUSES = frozenset({204, 304})
 _IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
 _RETRY_STATUSES = frozenset({502, 503, 504})
-_BUFFER_LIMIT = 256 * 1024  # request bytes held while no upstream connection is attached
-_REPLAY_LIMIT = 64 * 1024  # request bodies up to this size can be sent again on a retry
 
 
-class ProxyExchange(Tunnel):
+class ProxyExchange(Relay):
     """The state of one request in the gateway; see the module docstring."""
 
     __slots__ = (
         "_attempts",
-        "_buffer",
-        "_buffered",
+        "_body",
         "_conn",
         "_connecting",
         "_done",
-        "_ended",
         "_lease",
-        "_out_chunked",
-        "_pending_head",
         "_pool",
-        "_replay",
-        "_replay_size",
         "_request_id",
         "_route",
-        "_sent_body",
         "_service",
         "_t0",
         "_timer",
@@ -94,14 +84,7 @@ class ProxyExchange(Tunnel):
         self._conn: UpstreamConnection | None = None
         self._connecting: asyncio.Task[UpstreamConnection] | None = None
         self._timer: TimerHandle | None = None
-        self._buffer: list[bytes] = []
-        self._buffered = 0
-        self._ended = not head.has_body
-        self._sent_body = False
-        # A copy of the (framed) body sent so far, while small enough to send again on a
-        # retry; None once it is not (or for a bodiless request).
-        self._replay: list[bytes] | None = [] if head.has_body else None
-        self._replay_size = 0
+        self._body = OutgoingBody(head)
         self._attempts = 0
         self._tunnel_open = False
         self._early: list[bytes] = []
@@ -125,12 +108,11 @@ class ProxyExchange(Tunnel):
             self._answer(404, "no route")
             return
         self._route = route
-        if route.max_concurrent is not None and route.stats.in_flight >= route.max_concurrent:
-            if len(route.waiting) < route.max_queued:  # the route's bulkhead has a queue
-                route.waiting.append(self)
+        if route.full():
+            if route.enqueue(self):
                 self._timer = gateway.clock.call_later(route.max_queue_wait, self._wait_over)
-                return
-            self._answer(503, "too many requests in flight", retry_after=1.0)
+            else:
+                self._answer(503, "too many requests in flight", retry_after=1.0)
             return
         self._admitted()
 
@@ -144,16 +126,8 @@ class ProxyExchange(Tunnel):
         if limiter is not None:
             decision = limiter.try_acquire(route.limit_key(self.head, self.client.peer))
             if not decision.allowed:
-                reset = max(1, math.ceil(decision.reset_after))
                 self._answer(
-                    429,
-                    "rate limited",
-                    retry_after=decision.retry_after,
-                    extra=[
-                        (b"ratelimit-limit", b"%d" % decision.limit),
-                        (b"ratelimit-remaining", b"%d" % decision.remaining),
-                        (b"ratelimit-reset", b"%d" % reset),
-                    ],
+                    429, "rate limited", retry_after=decision.retry_after, extra=decision.headers()
                 )
                 return
         try:
@@ -180,31 +154,11 @@ class ProxyExchange(Tunnel):
         self._dispatch()
 
     def body(self, chunk: bytes) -> None:
-        if self._done:
-            return
-        framed = b"%x\r\n%s\r\n" % (len(chunk), chunk) if self.head.chunked else chunk
-        self._keep_for_replay(framed)
-        conn = self._conn
-        if conn is not None:
-            self._sent_body = True
-            conn.write(framed)
-            if not conn.writable:
-                self.client.pause_reading()
-            return
-        self._buffer.append(framed)
-        self._buffered += len(framed)
-        if self._buffered > _BUFFER_LIMIT:
+        if not self._done and self._body.add(chunk, self._conn):
             self.client.pause_reading()
 
     def end(self) -> None:
-        self._ended = True
-        if self._done or not self.head.chunked:
-            return
-        self._keep_for_replay(b"0\r\n\r\n")
-        if self._conn is not None:
-            self._conn.write(b"0\r\n\r\n")
-        else:
-            self._buffer.append(b"0\r\n\r\n")
+        self._body.finish(None if self._done else self._conn)
 
     def abort(self) -> None:
         """The client went away: drop the upstream side too."""
@@ -216,8 +170,8 @@ class ProxyExchange(Tunnel):
             self._connecting.cancel()
         if self._task is not None:
             self._task.cancel()
-        if self._route is not None and self in self._route.waiting:
-            self._route.waiting.remove(self)
+        if self._route is not None:
+            self._route.leave_queue(self)
         self._drop_conn()
         self._settle(cancelled=True)
         self._status = None
@@ -231,109 +185,13 @@ class ProxyExchange(Tunnel):
             else:
                 conn.transport.pause_reading()
 
-    # -- the upstream's side (ResponseSink) --------------------------------------------------
-    def response_head(self, head: ResponseHead) -> None:
-        if self._done:
-            return
-        retry_after = None
-        if head.status in (429, 503):
-            for name, value in head.headers:
-                if name == b"retry-after":
-                    retry_after = parse_retry_after(value.decode("latin-1"))
-        self._status = head.status
-        self._settle(status=head.status, retry_after=retry_after)
-        upgrade = self.head.extra.get("upgrade")
-        if head.status == 101 and isinstance(upgrade, bytes):
-            self._open_tunnel(head, upgrade)
-            return
-        if (
-            head.status in _RETRY_STATUSES
-            and retry_after is None  # an upstream asking for time is not asked again at once
-            and self._may_retry(stale=False)
-        ):
-            self._drop_conn()  # its answer is not wanted: the connection goes with it
-            self._dispatch()
-            return
-        headers = [*head.headers, (b"x-request-id", self._request_id)]
-        route = self._route
-        if route is not None and (route.remove_response_headers or route.add_response_headers):
-            removed = route.remove_response_headers
-            headers = [(k, v) for k, v in headers if k not in removed]
-            headers += route.add_response_headers
-        self._started_response = True
-        if route is not None and route.response_filters:
-            self._hold = []  # body bytes wait until the filters have decided on the head
-            if self._conn is not None:
-                self._conn.transport.pause_reading()
-            self._task = asyncio.get_running_loop().create_task(
-                self._filter_response(head, headers)
-            )
-            return
-        self._prepare_head(head, headers)
-
-    def _prepare_head(self, head: ResponseHead, headers: list[tuple[bytes, bytes]]) -> None:
-        """Frame the response head for the client; it goes out with the first body bytes."""
-        request = self.head
-        no_body = (
-            request.method == b"HEAD"
-            or head.status in _NO_BODY_STATUSES
-            or 100 <= head.status < 200
-        )
-        length = None if head.chunked else head.content_length
-        http10 = request.version == "1.0"
-        self._out_chunked = length is None and not no_body and not http10
-        self._pending_head = response_head_bytes(
-            head.status,
-            headers,
-            content_length=length,
-            keep_alive=self._keep_alive() and not (http10 and length is None),
-            no_body=no_body,
-            close_delimited=http10 and length is None,
-        )
-
-    def response_body(self, chunk: bytes) -> None:
-        if self._done:
-            return
-        if self._hold is not None:
-            self._hold.append(chunk)
-            return
-        data = b"%x\r\n%s\r\n" % (len(chunk), chunk) if self._out_chunked else chunk
-        if self._pending_head:
-            data = self._pending_head + data  # head and first bytes in one write
-            self._pending_head = b""
-        self.client.write(data)
-        if not self.client.writable and self._conn is not None:
-            self._conn.transport.pause_reading()
-
-    def response_end(self, keep_alive: bool) -> None:
-        if self._done:
-            return
-        if self._hold is not None:
-            self._held_end = keep_alive
-            return
-        tail = b"0\r\n\r\n" if self._out_chunked else b""
-        self.client.write(self._pending_head + tail)
-        self._pending_head = b""
-        conn, pool = self._conn, self._pool
-        self._conn = None
-        if conn is not None and pool is not None:
-            pool.release(conn, reusable=keep_alive and self._ended)
-        self._finish(self._keep_alive())
-
+    # -- the upstream's side (ResponseSink; the relaying itself is in exchange_relay) ---------
     def upstream_failed(self, error: UpstreamError, *, stale: bool) -> None:
         if self._done:
             return
-        conn, pool = self._conn, self._pool
-        self._conn = None
-        if conn is not None and pool is not None:
-            pool.release(conn, reusable=False)
+        self._drop_conn()
         if self._started_response:
-            self._done = True
-            self._cancel_timer()
-            self._status = None  # cut short: counted as an error
-            self._count()
-            self.client.close()  # the response is cut: the client must see it
-            self.client.finished(keep_alive=False)
+            self._cut()
             return
         if stale:
             self._settle(cancelled=True)  # the endpoint did nothing wrong
@@ -409,31 +267,16 @@ class ProxyExchange(Tunnel):
             host=route.rewrite_host or head.host or instance.address.encode(),
             extra=[*extra, *route.add_request_headers] if route.add_request_headers else extra,
         )
-        if self._sent_body and self._replay is not None:
-            data += b"".join(self._replay)  # a retry: the body so far, again
-        elif self._buffer:
-            data += b"".join(self._buffer)
-            self._sent_body = True
-        if self._buffer:
-            self._buffer.clear()
-            self._buffered = 0
+        body, released = self._body.take()
+        conn.write(data + body)
+        if released:
             self.client.resume_reading()
-        conn.write(data)
-
-    def _keep_for_replay(self, framed: bytes) -> None:
-        replay = self._replay
-        if replay is not None:
-            self._replay_size += len(framed)
-            if self._replay_size > _REPLAY_LIMIT:
-                self._replay = None  # too big to hold: this request is not retried
-            else:
-                replay.append(framed)
 
     def _may_retry(self, *, stale: bool) -> bool:
         service = self._service
         if service is None or self._attempts >= max(service.max_attempts, 2 if stale else 1):
             return False
-        if self._sent_body and self._replay is None:
+        if not self._body.replayable:
             return False  # a body too big to keep cannot be sent again
         route = self._route
         may_repeat = route is not None and route.retry_non_idempotent
@@ -469,11 +312,7 @@ class ProxyExchange(Tunnel):
         self._drop_conn()
         self._settle(error=ErrorKind.TIMEOUT)
         if self._started_response:
-            self._done = True
-            self._status = None  # cut short: counted as an error
-            self._count()
-            self.client.close()
-            self.client.finished(keep_alive=False)
+            self._cut()
         else:
             self._answer(504, "upstream timeout")
 
@@ -491,29 +330,43 @@ class ProxyExchange(Tunnel):
             stats.in_flight -= 1
             stats.record(self._status, self.gateway.clock.monotonic() - self._t0)
             self._t0 = 0.0
-            while route.waiting:  # a slot is free: the longest waiting request takes it
-                waiting = route.waiting.popleft()
-                if not waiting._done:
-                    waiting._cancel_timer()
-                    waiting._admitted()
-                    break
+            waiting = route.next_waiting()  # the freed slot goes to the longest waiting
+            if waiting is not None:
+                waiting._cancel_timer()
+                waiting._admitted()
 
     def _wait_over(self) -> None:
         """Queued at the route's bulkhead for ``max_queue_wait`` without a slot."""
         self._timer = None
-        route = self._route
-        if route is not None and self in route.waiting:
-            route.waiting.remove(self)
+        if self._route is not None:
+            self._route.leave_queue(self)
         self._answer(503, "too many requests in flight", retry_after=1.0)
+
+    @property
+    def gave_up(self) -> bool:
+        """Answered or aborted already (a queued request that no longer wants a slot)."""
+        return self._done
 
     def _keep_alive(self) -> bool:
         return self.head.keep_alive and not self.gateway.server.draining
 
+    def _cut(self) -> None:
+        """The response has started and cannot be finished: close, so the client sees it."""
+        self._done = True
+        self._cancel_timer()
+        self._status = None  # counted as an error
+        self._count()
+        self.client.close()
+        self.client.finished(keep_alive=False)
+
     def _drop_conn(self) -> None:
+        self._release_conn(reusable=False)
+
+    def _release_conn(self, *, reusable: bool) -> None:
         conn, pool = self._conn, self._pool
         self._conn = None
         if conn is not None and pool is not None:
-            pool.release(conn, reusable=False)
+            pool.release(conn, reusable=reusable)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from meshkit.client.route import ServiceRoute
+    from meshkit.gateway.outgoing import OutgoingBody
     from meshkit.gateway.proxy import Gateway
     from meshkit.gateway.router import Route
     from meshkit.gateway.server import ClientConnection
@@ -49,7 +50,7 @@ class LocalAnswers:
     _hold: list[bytes] | None
     _held_end: bool | None
     _done: bool
-    _ended: bool
+    _body: OutgoingBody
     _status: int | None
     _started_response: bool
     _request_id: bytes
@@ -111,7 +112,7 @@ class LocalAnswers:
         self._drop_conn()
         self._status = reply.status
         headers.append((b"x-request-id", self._request_id))
-        keep_alive = self._keep_alive() and self._ended
+        keep_alive = self._keep_alive() and self._body.ended
         self.client.write(
             response_head_bytes(
                 reply.status, headers, content_length=len(body), keep_alive=keep_alive
@@ -176,7 +177,7 @@ class LocalAnswers:
             headers.append((b"retry-after", b"%d" % max(1, math.ceil(retry_after))))
         if extra:
             headers += extra
-        keep_alive = self._keep_alive() and self._ended
+        keep_alive = self._keep_alive() and self._body.ended
         self.client.write(
             response_head_bytes(status, headers, content_length=len(body), keep_alive=keep_alive)
             + body

@@ -38,8 +38,9 @@ from meshkit.events import EventBus
 from meshkit.gateway.config import GatewayConfig
 from meshkit.gateway.exchange import ProxyExchange
 from meshkit.gateway.http1 import RequestHead
+from meshkit.gateway.listener import GatewayServer
 from meshkit.gateway.router import Router
-from meshkit.gateway.server import ClientConnection, GatewayServer
+from meshkit.gateway.server import ClientConnection
 from meshkit.gateway.upstream import EndpointPool
 from meshkit.mesh import ServiceMesh
 from meshkit.observability import GatewayCollector, MetricsServer, RequestStats

@@ -63,6 +63,30 @@ class Route:
     filter_timeout: float = 1.0
     stats: RequestStats = field(default_factory=RequestStats, compare=False)
 
+    # -- the route's bulkhead ----------------------------------------------------------------
+    def full(self) -> bool:
+        """Every slot of the route's bulkhead is taken."""
+        return self.max_concurrent is not None and self.stats.in_flight >= self.max_concurrent
+
+    def enqueue(self, waiter: Any) -> bool:
+        """Wait for a slot, if the queue has room (False: refuse the request)."""
+        if len(self.waiting) >= self.max_queued:
+            return False
+        self.waiting.append(waiter)
+        return True
+
+    def next_waiting(self) -> Any:
+        """The longest-waiting request still wanting a slot, if any (a slot just freed)."""
+        while self.waiting:
+            waiter = self.waiting.popleft()
+            if not waiter.gave_up:
+                return waiter
+        return None
+
+    def leave_queue(self, waiter: Any) -> None:
+        if waiter in self.waiting:
+            self.waiting.remove(waiter)
+
     def limit_key(self, head: RequestHead, peer: str) -> object:
         """Who this request counts against in the route's rate limit."""
         if self.limit_by_ip:

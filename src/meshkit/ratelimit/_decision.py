@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 __all__ = ["Decision"]
@@ -24,3 +25,12 @@ class Decision:
     remaining: int
     reset_after: float
     retry_after: float
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """``RateLimit-Limit`` / ``-Remaining`` / ``-Reset`` (whole seconds, at least 1), as
+        an HTTP answer carries them (IETF draft ``ratelimit-headers``)."""
+        return [
+            (b"ratelimit-limit", b"%d" % self.limit),
+            (b"ratelimit-remaining", b"%d" % self.remaining),
+            (b"ratelimit-reset", b"%d" % max(1, math.ceil(self.reset_after))),
+        ]

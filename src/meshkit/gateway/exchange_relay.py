@@ -1,0 +1,140 @@
+"""Relaying the upstream's answer to the client: the head (settling the lease, retrying a
+502/503/504 elsewhere, editing headers, framing for the client) and the body as it streams.
+
+The head is framed but held until the first body bytes, so a small answer leaves in one
+write; the body is re-framed (chunked when the length is unknown) and the upstream's socket
+pauses while the client's is full. A base of
+:class:`~meshkit.gateway.exchange.ProxyExchange`, stacked on :class:`Tunnel` so the slotted
+layouts line up; besides its own two attributes it uses the exchange's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from meshkit.client.transport import parse_retry_after
+from meshkit.gateway.exchange_tunnel import Tunnel
+from meshkit.gateway.http1 import RequestHead, ResponseHead, response_head_bytes
+from meshkit.health.outlier import ErrorKind
+
+if TYPE_CHECKING:
+    from meshkit.gateway.router import Route
+    from meshkit.gateway.server import ClientConnection
+
+__all__ = ["Relay"]
+
+_NO_BODY_STATUSES = frozenset({204, 304})
+_RETRY_STATUSES = frozenset({502, 503, 504})
+
+
+class Relay(Tunnel):
+    __slots__ = ("_out_chunked", "_pending_head")
+    _out_chunked: bool
+    _pending_head: bytes
+
+    # provided by ProxyExchange
+    head: RequestHead
+    client: ClientConnection
+    _route: Route | None
+
+    if TYPE_CHECKING:  # the exchange's methods the relay calls
+
+        def _settle(
+            self,
+            *,
+            status: int | None = None,
+            retry_after: float | None = None,
+            error: ErrorKind | None = None,
+            cancelled: bool = False,
+        ) -> None: ...
+        def _may_retry(self, *, stale: bool) -> bool:
+            raise NotImplementedError
+
+        def _dispatch(self) -> None: ...
+        def _release_conn(self, *, reusable: bool) -> None: ...
+
+    def response_head(self, head: ResponseHead) -> None:
+        if self._done:
+            return
+        retry_after = None
+        if head.status in (429, 503):
+            for name, value in head.headers:
+                if name == b"retry-after":
+                    retry_after = parse_retry_after(value.decode("latin-1"))
+        self._status = head.status
+        self._settle(status=head.status, retry_after=retry_after)
+        upgrade = self.head.extra.get("upgrade")
+        if head.status == 101 and isinstance(upgrade, bytes):
+            self._open_tunnel(head, upgrade)
+            return
+        if (
+            head.status in _RETRY_STATUSES
+            and retry_after is None  # an upstream asking for time is not asked again at once
+            and self._may_retry(stale=False)
+        ):
+            self._drop_conn()  # its answer is not wanted: the connection goes with it
+            self._dispatch()
+            return
+        headers = [*head.headers, (b"x-request-id", self._request_id)]
+        route = self._route
+        if route is not None and (route.remove_response_headers or route.add_response_headers):
+            removed = route.remove_response_headers
+            headers = [(k, v) for k, v in headers if k not in removed]
+            headers += route.add_response_headers
+        self._started_response = True
+        if route is not None and route.response_filters:
+            self._hold = []  # body bytes wait until the filters have decided on the head
+            if self._conn is not None:
+                self._conn.transport.pause_reading()
+            self._task = asyncio.get_running_loop().create_task(
+                self._filter_response(head, headers)
+            )
+            return
+        self._prepare_head(head, headers)
+
+    def _prepare_head(self, head: ResponseHead, headers: list[tuple[bytes, bytes]]) -> None:
+        """Frame the response head for the client; it goes out with the first body bytes."""
+        request = self.head
+        no_body = (
+            request.method == b"HEAD"
+            or head.status in _NO_BODY_STATUSES
+            or 100 <= head.status < 200
+        )
+        length = None if head.chunked else head.content_length
+        http10 = request.version == "1.0"
+        self._out_chunked = length is None and not no_body and not http10
+        self._pending_head = response_head_bytes(
+            head.status,
+            headers,
+            content_length=length,
+            keep_alive=self._keep_alive() and not (http10 and length is None),
+            no_body=no_body,
+            close_delimited=http10 and length is None,
+        )
+
+    def response_body(self, chunk: bytes) -> None:
+        if self._done:
+            return
+        if self._hold is not None:
+            self._hold.append(chunk)
+            return
+        data = b"%x\r\n%s\r\n" % (len(chunk), chunk) if self._out_chunked else chunk
+        if self._pending_head:
+            data = self._pending_head + data  # head and first bytes in one write
+            self._pending_head = b""
+        self.client.write(data)
+        if not self.client.writable and self._conn is not None:
+            self._conn.transport.pause_reading()
+
+    def response_end(self, keep_alive: bool) -> None:
+        if self._done:
+            return
+        if self._hold is not None:
+            self._held_end = keep_alive
+            return
+        tail = b"0\r\n\r\n" if self._out_chunked else b""
+        self.client.write(self._pending_head + tail)
+        self._pending_head = b""
+        self._release_conn(reusable=keep_alive and self._body.ended)
+        self._finish(self._keep_alive())
