@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from meshkit.client.route import ServiceRoute
 from meshkit.client.transport import MeshTransport
 from meshkit.clock import SYSTEM_CLOCK, Clock
-from meshkit.errors import ServiceNotFound
+from meshkit.errors import InstanceNotFound
 from meshkit.events import Event, EventBus
 from meshkit.health import (
     CheckOptions,
@@ -131,7 +131,7 @@ class ServiceMesh:
         try:
             return self._ttls[instance_id]
         except KeyError:
-            raise ServiceNotFound(f"instance {instance_id!r} has no TTL check") from None
+            raise InstanceNotFound(f"instance {instance_id!r} has no TTL check") from None
 
     def summary(self, service: str, *, degraded_below: float = 1.0) -> ServiceHealth:
         states = self.catalog.instances(service)

@@ -34,7 +34,7 @@ from meshkit.gateway.http1 import RequestHead, request_head_bytes
 from meshkit.gateway.outgoing import OutgoingBody
 from meshkit.gateway.upstream import UpstreamConnection
 from meshkit.health.outlier import ErrorKind
-from meshkit.observability.stats import RequestStats
+from meshkit.observability.stats import stats_of
 
 if TYPE_CHECKING:
     from meshkit.client.route import Lease, ServiceRoute
@@ -298,10 +298,9 @@ class ProxyExchange(Relay):
             latency = self._service.settle(
                 lease, status=status, retry_after=retry_after, error=error, cancelled=cancelled
             )
-            stats = lease.endpoint.stats
-            if stats is None:
-                stats = lease.endpoint.stats = RequestStats()
-            stats.record(None if error is not None or cancelled else status, latency)
+            stats_of(lease.endpoint).record(
+                None if error is not None or cancelled else status, latency
+            )
 
     def _timed_out(self) -> None:
         self._timer = None

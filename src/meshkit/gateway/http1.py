@@ -130,6 +130,8 @@ def check_head(head: RequestHead) -> None:
     lengths: list[bytes] = []
     encodings: list[bytes] = []
     hosts: list[bytes] = []
+    upgrade: bytes | None = None
+    connection = b""
     for lower, value in head.headers:
         if lower == b"content-length":
             lengths.append(value)
@@ -141,6 +143,10 @@ def check_head(head: RequestHead) -> None:
             if value.lower() != b"100-continue":
                 raise HttpError(417, "only Expect: 100-continue is supported")
             head.expect_continue = True
+        elif lower == b"upgrade":
+            upgrade = value
+        elif lower == b"connection":
+            connection += b"," + value
     if lengths:
         if len(lengths) > 1 or not _DIGITS.fullmatch(lengths[0]):
             raise HttpError(400, "invalid Content-Length")
@@ -158,13 +164,11 @@ def check_head(head: RequestHead) -> None:
         raise HttpError(400, "more than one Host header")
     head.host = hosts[0] if hosts else b""
     _check_target(head)
-    upgrade = head.header(b"upgrade")
-    if upgrade is not None:
-        tokens = {t.strip().lower() for t in (head.header(b"connection") or b"").split(b",")}
-        if b"upgrade" in tokens:
-            if head.method != b"GET" or head.has_body:
-                raise HttpError(400, "only a bodiless GET may ask for a protocol upgrade")
-            head.extra["upgrade"] = upgrade
+    tokens = {t.strip().lower() for t in connection.split(b",")} if upgrade is not None else ()
+    if upgrade is not None and b"upgrade" in tokens:
+        if head.method != b"GET" or head.has_body:
+            raise HttpError(400, "only a bodiless GET may ask for a protocol upgrade")
+        head.extra["upgrade"] = upgrade
 
 
 def _check_target(head: RequestHead) -> None:

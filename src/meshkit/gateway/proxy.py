@@ -44,6 +44,7 @@ from meshkit.gateway.server import ClientConnection
 from meshkit.gateway.upstream import EndpointPool
 from meshkit.mesh import ServiceMesh
 from meshkit.observability import GatewayCollector, MetricsServer, RequestStats
+from meshkit.observability.stats import stats_of
 from meshkit.registry.models import parse_instance
 from meshkit.resilience.breaker_options import CircuitState
 
@@ -64,6 +65,10 @@ ERROR_TABLE: tuple[tuple[type[BaseException], int, str], ...] = (
     (PolicyRejected, 503, "refused"),
 )
 """Exception type → (status, message), first match wins; anything else is a 500."""
+
+
+def _networks(config: GatewayConfig) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(n, strict=False) for n in config.trusted_proxies]
 
 
 _TRACEPARENT = re.compile(rb"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
@@ -105,7 +110,7 @@ class Gateway:
         self.mesh = ServiceMesh(clock=clock, events=events)
         self.server = GatewayServer(self._exchange, limits=config.limits.build(), clock=clock)
         self._pools: dict[tuple[str, int], EndpointPool] = {}
-        self._trusted = [ipaddress.ip_network(n, strict=False) for n in config.trusted_proxies]
+        self._trusted = _networks(config)
         self._trusted_cache: dict[str, bool] = {}
         self.registry = CollectorRegistry()
         self.registry.register(
@@ -128,10 +133,7 @@ class Gateway:
 
     async def start(self, *, reuse_port: bool = False) -> None:
         await self.mesh.start()
-        for service in self.config.services:
-            await self.mesh.register_service({"name": service.name, "policy": service.policy})
-            for instance in service.instances:
-                await self.mesh.register({**instance.model_dump(), "service": service.name})
+        await self._reconcile(self.config)
         listen = self.config.listen
         tls = listen.tls.context() if listen.tls is not None else None
         await self.server.start(listen.host, listen.port, reuse_port=reuse_port, tls=tls)
@@ -152,9 +154,26 @@ class Gateway:
                 "listen and admin addresses cannot change on reload; restart instead",
                 option="listen",
             )
-        wanted = {s.name: s for s in config.services}
+        await self._reconcile(config)
+        old_stats = {route.name: route.stats for route in self.router.routes}
+        routes = []
+        for index, route_spec in enumerate(config.routes):
+            route = route_spec.build(index)
+            if route.name in old_stats:
+                route = dataclasses.replace(route, stats=old_stats[route.name])
+            routes.append(route)
+        self.router = Router(routes)  # one assignment: each request sees old or new, whole
+        self.server.limits = config.limits.build()
+        self._trusted = _networks(config)
+        self._trusted_cache = {}
+        self.config = config
+
+    async def _reconcile(self, config: GatewayConfig) -> None:
+        """Make the mesh hold exactly ``config``'s services and instances (from nothing at
+        start; by difference on reload, leaving unchanged instances and their state alone)."""
+        wanted = {s.name for s in config.services}
         for service in self.config.services:
-            if service.name not in wanted:
+            if service.name not in wanted and self.mesh.catalog.has_service(service.name):
                 await self.mesh.deregister_service(service.name)
         for service in config.services:
             await self.mesh.register_service({"name": service.name, "policy": service.policy})
@@ -170,18 +189,6 @@ class Gateway:
                     await self.mesh.register(record)
             for instance_id in set(current) - keep:
                 await self.mesh.deregister(instance_id)
-        old_stats = {route.name: route.stats for route in self.router.routes}
-        routes = []
-        for index, route_spec in enumerate(config.routes):
-            route = route_spec.build(index)
-            if route.name in old_stats:
-                route = dataclasses.replace(route, stats=old_stats[route.name])
-            routes.append(route)
-        self.router = Router(routes)  # one assignment: each request sees old or new, whole
-        self.server.limits = config.limits.build()
-        self._trusted = [ipaddress.ip_network(n, strict=False) for n in config.trusted_proxies]
-        self._trusted_cache = {}
-        self.config = config
 
     async def stop(self, deadline: float = 10.0) -> None:
         if self.metrics is not None:
@@ -201,11 +208,8 @@ class Gateway:
         for service in self.mesh.catalog.services():
             route = self.mesh.route(service.name)
             for endpoint in route.balancer.endpoints:
-                stats = endpoint.stats
-                if stats is None:
-                    stats = endpoint.stats = RequestStats()
                 breaker = route.breaker_state(endpoint.id)
-                yield service.name, endpoint.id, stats, endpoint.available, breaker
+                yield service.name, endpoint.id, stats_of(endpoint), endpoint.available, breaker
 
     def new_request_id(self) -> bytes:
         return b"%s%08x" % (self._id_prefix, next(self._ids))

@@ -10,8 +10,9 @@ the numbers at scrape time (:mod:`meshkit.observability.collector`).
 from __future__ import annotations
 
 import bisect
+from typing import Any
 
-__all__ = ["LATENCY_BUCKETS", "STATUS_CLASSES", "RequestStats"]
+__all__ = ["LATENCY_BUCKETS", "STATUS_CLASSES", "RequestStats", "stats_of"]
 
 LATENCY_BUCKETS: tuple[float, ...] = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -50,3 +51,12 @@ class RequestStats:
             running += count
             out.append(("+Inf" if bound == float("inf") else repr(bound), running))
         return out
+
+
+def stats_of(holder: Any) -> RequestStats:
+    """The statistics bound to ``holder`` (an endpoint, say) in its ``stats`` slot, made on
+    first use."""
+    stats: RequestStats | None = holder.stats
+    if stats is None:
+        stats = holder.stats = RequestStats()
+    return stats
