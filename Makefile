@@ -5,7 +5,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit bench clean
+.PHONY: demo test lint types unit bench clean pure
+
+# The gateway's data path, compiled with mypyc (as mypy and black ship themselves): the same
+# typed sources, run as C — about twice the throughput. Rebuilt whenever one of them changes;
+# without a C compiler it falls back to pure Python and says so (CI requires the build).
+HOT_PATH := $(addprefix src/meshkit/, \
+	gateway/server.py gateway/exchange.py gateway/exchange_relay.py gateway/exchange_tunnel.py \
+	gateway/exchange_local.py gateway/outgoing.py gateway/upstream.py gateway/http1.py \
+	gateway/router.py gateway/proxy.py client/route.py balancing/balancer.py \
+	balancing/least_request.py balancing/endpoint.py balancing/algorithm.py \
+	resilience/breaker.py resilience/_breaker_window.py observability/stats.py)
+COMPILED := $(VENV)/.compiled
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +24,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(COMPILED): $(STAMP) $(HOT_PATH)
+	@echo "compiling the data path with mypyc (log: $(VENV)/mypyc.log)"
+	@rm -rf src/build; if [ -d $(VENV)/mypyc-build ]; then mv $(VENV)/mypyc-build src/build; fi
+	@if (cd src && ../$(BIN)/mypyc $(HOT_PATH:src/%=%)) > $(VENV)/mypyc.log 2>&1; then \
+	  mv src/build $(VENV)/mypyc-build; find src -name '*.so' -exec touch {} +; \
+	elif [ "$$CI" = "true" ]; then tail -20 $(VENV)/mypyc.log; exit 1; \
+	else echo "mypyc build failed (see $(VENV)/mypyc.log): running pure Python"; \
+	  rm -rf src/build; find src -name '*.so' -delete; fi
+	@touch $(COMPILED)
+
+pure:
+	find src -name '*.so' -delete
+	rm -rf src/build $(VENV)/mypyc-build $(COMPILED)
+
+demo: $(STAMP) $(COMPILED)
 	$(BIN)/meshkit demo
 
 test: lint types unit
@@ -25,14 +50,15 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy src
 
-unit: $(STAMP)
+unit: $(STAMP) $(COMPILED)
 	$(BIN)/pytest -q -p no:cacheprovider
 
-bench: $(STAMP)
+bench: $(STAMP) $(COMPILED)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/ratelimit.py
 	$(BIN)/python bench/balancing.py
 	$(BIN)/python bench/slow_endpoint.py
+	$(BIN)/python bench/gateway.py
 
-clean:
+clean: pure
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

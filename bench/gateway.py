@@ -128,6 +128,11 @@ def main() -> int:
     if missing:
         print(f"missing: {', '.join(missing)}; install with: apt-get install -y nginx haproxy wrk")
         return 2
+    from meshkit.gateway.run import data_path_compiled
+
+    build = "compiled" if data_path_compiled() else "pure"
+    if build == "pure":
+        print("meshkit's data path is not compiled: run `make bench` (or make unit) first")
     tmp = Path(tempfile.mkdtemp(prefix="meshkit-bench-"))
     (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, **PORTS))
     (tmp / "haproxy.cfg").write_text(HAPROXY_CFG.format(tmp=tmp, **PORTS))
@@ -173,7 +178,12 @@ def main() -> int:
     print("meets the requirements" if ok else "MISSES the requirements")
     print(
         json.dumps(
-            {**summary, "ratio_vs_nginx": round(ratio, 3), "p50_c1_vs_direct": round(p50, 3)}
+            {
+                **summary,
+                "ratio_vs_nginx": round(ratio, 3),
+                "p50_c1_vs_direct": round(p50, 3),
+                "meshkit_build": build,
+            }
         )
     )
     return 0 if ok else 1

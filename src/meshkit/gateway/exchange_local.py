@@ -55,18 +55,31 @@ class LocalAnswers:
     _started_response: bool
     _request_id: bytes
 
-    if TYPE_CHECKING:  # the exchange's methods these steps call
+    # The exchange's steps these call: declared here (so that a compiled build knows them),
+    # defined by ProxyExchange and Relay.
+    def _proceed(self) -> None:
+        raise NotImplementedError
 
-        def _proceed(self) -> None: ...
-        def _drop_conn(self) -> None: ...
-        def _settle(self, *, cancelled: bool = False) -> None: ...
-        def _finish(self, keep_alive: bool) -> None: ...
-        def _keep_alive(self) -> bool:
-            raise NotImplementedError
+    def _drop_conn(self) -> None:
+        raise NotImplementedError
 
-        def _prepare_head(self, head: ResponseHead, headers: list[tuple[bytes, bytes]]) -> None: ...
-        def response_body(self, chunk: bytes) -> None: ...
-        def response_end(self, keep_alive: bool) -> None: ...
+    def _settle(self, *, cancelled: bool = False) -> None:
+        raise NotImplementedError
+
+    def _finish(self, keep_alive: bool) -> None:
+        raise NotImplementedError
+
+    def _keep_alive(self) -> bool:
+        raise NotImplementedError
+
+    def _prepare_head(self, head: ResponseHead, headers: list[tuple[bytes, bytes]]) -> None:
+        raise NotImplementedError
+
+    def response_body(self, chunk: bytes) -> None:
+        raise NotImplementedError
+
+    def response_end(self, keep_alive: bool) -> None:
+        raise NotImplementedError
 
     def _request_view(self, headers: list[tuple[bytes, bytes]]) -> FilterRequest:
         route = self._route

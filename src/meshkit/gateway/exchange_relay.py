@@ -38,21 +38,25 @@ class Relay(Tunnel):
     client: ClientConnection
     _route: Route | None
 
-    if TYPE_CHECKING:  # the exchange's methods the relay calls
+    # The exchange's steps the relay calls (defined by ProxyExchange).
+    def _settle(
+        self,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        error: ErrorKind | None = None,
+        cancelled: bool = False,
+    ) -> None:
+        raise NotImplementedError
 
-        def _settle(
-            self,
-            *,
-            status: int | None = None,
-            retry_after: float | None = None,
-            error: ErrorKind | None = None,
-            cancelled: bool = False,
-        ) -> None: ...
-        def _may_retry(self, *, stale: bool) -> bool:
-            raise NotImplementedError
+    def _may_retry(self, *, stale: bool) -> bool:
+        raise NotImplementedError
 
-        def _dispatch(self) -> None: ...
-        def _release_conn(self, *, reusable: bool) -> None: ...
+    def _dispatch(self) -> None:
+        raise NotImplementedError
+
+    def _release_conn(self, *, reusable: bool) -> None:
+        raise NotImplementedError
 
     def response_head(self, head: ResponseHead) -> None:
         if self._done:

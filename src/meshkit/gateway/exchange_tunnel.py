@@ -32,9 +32,8 @@ class Tunnel(LocalAnswers):
     _request_id: bytes
     _started_response: bool
 
-    if TYPE_CHECKING:
-
-        def _cancel_timer(self) -> None: ...
+    def _cancel_timer(self) -> None:  # the exchange's
+        raise NotImplementedError
 
     def _open_tunnel(self, head: ResponseHead, upgrade: bytes) -> None:
         value = next((v for k, v in head.headers if k == b"upgrade"), upgrade)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+from typing import cast
 
 from meshkit.clock import SYSTEM_CLOCK, Clock, TimerHandle
 from meshkit.gateway.limits import DEFAULT_LIMITS, GatewayLimits
@@ -55,7 +56,7 @@ class GatewayServer:
         loop = asyncio.get_running_loop()
         self.tls = tls is not None
         self._server = await loop.create_server(
-            lambda: ClientConnection(self),
+            lambda: cast(asyncio.Protocol, ClientConnection(self)),
             host,
             port,
             reuse_port=reuse_port or None,

@@ -25,6 +25,13 @@ __all__ = ["serve"]
 _WATCH_INTERVAL = 1.0  # seconds between looks at the file's modification time
 
 
+def data_path_compiled() -> bool:
+    """Whether the data path runs as mypyc-compiled C (``make`` builds it) or pure Python."""
+    from meshkit.gateway import server
+
+    return not str(server.__file__).endswith(".py")
+
+
 class _Reloader:
     def __init__(self, gateway: Gateway, path: Path) -> None:
         self.gateway = gateway
@@ -78,8 +85,10 @@ async def _main(
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reloader.reload("SIGHUP")))
         watcher = loop.create_task(reloader.watch())
     routes = len(config.routes)
+    build = "compiled" if data_path_compiled() else "pure Python"
     click.echo(
-        f"meshkit gateway listening on {config.listen.host}:{gateway.port} ({routes} routes)"
+        f"meshkit gateway listening on {config.listen.host}:{gateway.port} "
+        f"({routes} routes; data path: {build})"
     )
     await stop.wait()
     if watcher is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import httptools
 
@@ -50,8 +50,10 @@ class ResponseSink(Protocol):
         """Raw bytes after a 101 answer: the connection is a tunnel now."""
 
 
-class UpstreamConnection(asyncio.Protocol):
-    """One connection to an upstream; see the module docstring."""
+class UpstreamConnection:
+    """One connection to an upstream; see the module docstring. An asyncio protocol by its
+    methods, not by inheritance, for the same reason as
+    :class:`~meshkit.gateway.server.ClientConnection`."""
 
     def __init__(self) -> None:
         self.transport: Any = None
@@ -94,6 +96,9 @@ class UpstreamConnection(asyncio.Protocol):
             return
         stale = not self.received_any and self.exchanges > 1
         self._fail(BadUpstreamResponse("the upstream closed the connection"), stale=stale)
+
+    def eof_received(self) -> bool | None:
+        return None  # the upstream stopped sending: close (connection_lost tells the sink)
 
     def pause_writing(self) -> None:
         self.writable = False
@@ -186,6 +191,10 @@ class UpstreamConnection(asyncio.Protocol):
             sink.upstream_failed(error, stale=stale)
 
 
+def _new_connection() -> asyncio.Protocol:
+    return cast(asyncio.Protocol, UpstreamConnection())
+
+
 class EndpointPool:
     """Keep-alive connections to one ``host:port``."""
 
@@ -234,7 +243,7 @@ class EndpointPool:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.connect_timeout):
-                _, protocol = await loop.create_connection(UpstreamConnection, self.host, self.port)
+                _, protocol = await loop.create_connection(_new_connection, self.host, self.port)
         except TimeoutError:
             self.total -= 1
             raise UpstreamTimeout(f"connecting to {self.host}:{self.port} timed out") from None
@@ -245,7 +254,7 @@ class EndpointPool:
             self.total -= 1
             raise
         self.connects += 1
-        return protocol
+        return cast(UpstreamConnection, protocol)
 
     def release(self, conn: UpstreamConnection, *, reusable: bool) -> None:
         if reusable and not conn.closed and conn.complete and len(self._idle) < self.max_idle:
