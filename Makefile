@@ -13,9 +13,10 @@ STAMP := $(VENV)/.installed
 HOT_PATH := $(addprefix src/meshkit/, \
 	gateway/server.py gateway/exchange.py gateway/exchange_relay.py gateway/exchange_tunnel.py \
 	gateway/exchange_local.py gateway/outgoing.py gateway/upstream.py gateway/http1.py \
-	gateway/router.py gateway/proxy.py client/route.py balancing/balancer.py \
+	gateway/response_head.py gateway/router.py gateway/proxy.py client/route.py balancing/balancer.py \
 	balancing/least_request.py balancing/endpoint.py balancing/algorithm.py \
-	resilience/breaker.py resilience/_breaker_window.py observability/stats.py)
+	resilience/breaker.py resilience/_breaker_window.py observability/stats.py \
+	resilience/retry_budget.py health/outlier/detector.py)
 COMPILED := $(VENV)/.compiled
 
 $(STAMP): pyproject.toml
@@ -24,10 +25,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-$(COMPILED): $(STAMP) $(HOT_PATH)
+$(COMPILED): $(STAMP) $(HOT_PATH) Makefile
 	@echo "compiling the data path with mypyc (log: $(VENV)/mypyc.log)"
 	@rm -rf src/build; if [ -d $(VENV)/mypyc-build ]; then mv $(VENV)/mypyc-build src/build; fi
-	@if (cd src && ../$(BIN)/mypyc $(HOT_PATH:src/%=%)) > $(VENV)/mypyc.log 2>&1; then \
+	@if (cd src && ../$(BIN)/mypyc --cache-dir ../$(VENV)/mypyc-cache $(HOT_PATH:src/%=%)) > $(VENV)/mypyc.log 2>&1; then \
 	  mv src/build $(VENV)/mypyc-build; find src -name '*.so' -exec touch {} +; \
 	elif [ "$$CI" = "true" ]; then tail -20 $(VENV)/mypyc.log; exit 1; \
 	else echo "mypyc build failed (see $(VENV)/mypyc.log): running pure Python"; \

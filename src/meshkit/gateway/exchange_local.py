@@ -20,7 +20,8 @@ from meshkit.gateway.filters import (
     run_request_filters,
     run_response_filters,
 )
-from meshkit.gateway.http1 import RequestHead, ResponseHead, response_head_bytes
+from meshkit.gateway.http1 import RequestHead, response_head_bytes
+from meshkit.gateway.response_head import ResponseHead
 
 if TYPE_CHECKING:
     import asyncio
@@ -72,7 +73,7 @@ class LocalAnswers:
     def _keep_alive(self) -> bool:
         raise NotImplementedError
 
-    def _prepare_head(self, head: ResponseHead, headers: list[tuple[bytes, bytes]]) -> None:
+    def _prepare_head(self, head: ResponseHead, headers: list[tuple[bytes, bytes]] | None) -> None:
         raise NotImplementedError
 
     def response_body(self, chunk: bytes) -> None:

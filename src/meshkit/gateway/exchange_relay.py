@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from meshkit.client.transport import parse_retry_after
 from meshkit.gateway.exchange_tunnel import Tunnel
-from meshkit.gateway.http1 import RequestHead, ResponseHead, response_head_bytes
+from meshkit.gateway.http1 import RequestHead, response_head_bytes
+from meshkit.gateway.response_head import ResponseHead
 from meshkit.health.outlier import ErrorKind
 
 if TYPE_CHECKING:
@@ -62,10 +63,8 @@ class Relay(Tunnel):
         if self._done:
             return
         retry_after = None
-        if head.status in (429, 503):
-            for name, value in head.headers:
-                if name == b"retry-after":
-                    retry_after = parse_retry_after(value.decode("latin-1"))
+        if head.retry_after is not None and head.status in (429, 503):
+            retry_after = parse_retry_after(head.retry_after.decode("latin-1"))
         self._status = head.status
         self._settle(status=head.status, retry_after=retry_after)
         upgrade = self.head.extra.get("upgrade")
@@ -80,14 +79,19 @@ class Relay(Tunnel):
             self._drop_conn()  # its answer is not wanted: the connection goes with it
             self._dispatch()
             return
-        headers = [*head.headers, (b"x-request-id", self._request_id)]
+        self._started_response = True
         route = self._route
-        if route is not None and (route.remove_response_headers or route.add_response_headers):
+        if route is None or not (
+            route.remove_response_headers or route.add_response_headers or route.response_filters
+        ):
+            self._prepare_head(head, None)  # relayed from the upstream's bytes
+            return
+        headers = [*head.headers, (b"x-request-id", self._request_id)]
+        if route.remove_response_headers or route.add_response_headers:
             removed = route.remove_response_headers
             headers = [(k, v) for k, v in headers if k not in removed]
             headers += route.add_response_headers
-        self._started_response = True
-        if route is not None and route.response_filters:
+        if route.response_filters:
             self._hold = []  # body bytes wait until the filters have decided on the head
             if self._conn is not None:
                 self._conn.transport.pause_reading()
@@ -97,8 +101,9 @@ class Relay(Tunnel):
             return
         self._prepare_head(head, headers)
 
-    def _prepare_head(self, head: ResponseHead, headers: list[tuple[bytes, bytes]]) -> None:
-        """Frame the response head for the client; it goes out with the first body bytes."""
+    def _prepare_head(self, head: ResponseHead, headers: list[tuple[bytes, bytes]] | None) -> None:
+        """Frame the response head for the client; it goes out with the first body bytes.
+        ``headers``: the fields to send, edited; ``None``: the upstream's, as they came."""
         request = self.head
         no_body = (
             request.method == b"HEAD"
@@ -108,13 +113,27 @@ class Relay(Tunnel):
         length = None if head.chunked else head.content_length
         http10 = request.version == "1.0"
         self._out_chunked = length is None and not no_body and not http10
+        keep_alive = self._keep_alive() and not (http10 and length is None)
+        close_delimited = http10 and length is None
+        if headers is None:
+            relayed = head.relayed(
+                b"x-request-id: %s\r\n" % self._request_id,
+                content_length=length,
+                keep_alive=keep_alive,
+                no_body=no_body,
+                close_delimited=close_delimited,
+            )
+            if relayed is not None:
+                self._pending_head = relayed
+                return
+            headers = [*head.headers, (b"x-request-id", self._request_id)]
         self._pending_head = response_head_bytes(
             head.status,
             headers,
             content_length=length,
-            keep_alive=self._keep_alive() and not (http10 and length is None),
+            keep_alive=keep_alive,
             no_body=no_body,
-            close_delimited=http10 and length is None,
+            close_delimited=close_delimited,
         )
 
     def response_body(self, chunk: bytes) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from meshkit.gateway.exchange_local import LocalAnswers
-from meshkit.gateway.http1 import ResponseHead, response_head_bytes
+from meshkit.gateway.http1 import response_head_bytes
+from meshkit.gateway.response_head import ResponseHead
 
 if TYPE_CHECKING:
     from meshkit.gateway.server import ClientConnection

@@ -22,15 +22,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from http import HTTPStatus
 
 __all__ = [
     "HOP_BY_HOP",
     "HttpError",
     "RequestHead",
-    "ResponseHead",
     "check_head",
+    "frame_head",
     "request_head_bytes",
     "response_head_bytes",
+    "status_line",
 ]
 
 HOP_BY_HOP = frozenset(
@@ -58,23 +60,6 @@ _NOT_RELAYED = _NOT_FORWARDED | {
 }
 _DIGITS = re.compile(rb"[0-9]+")
 _ABSOLUTE = re.compile(rb"https?://[^/?#\s]+", re.IGNORECASE)
-_REASONS = {
-    100: "Continue",
-    200: "OK",
-    400: "Bad Request",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    408: "Request Timeout",
-    413: "Content Too Large",
-    414: "URI Too Long",
-    417: "Expectation Failed",
-    429: "Too Many Requests",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
 
 
 class HttpError(Exception):
@@ -112,17 +97,6 @@ class RequestHead:
     @property
     def has_body(self) -> bool:
         return self.chunked or bool(self.content_length)
-
-
-@dataclass(slots=True)
-class ResponseHead:
-    status: int
-    reason: bytes
-    version: str
-    headers: list[tuple[bytes, bytes]]
-    content_length: int | None = None
-    chunked: bool = False
-    keep_alive: bool = True
 
 
 def check_head(head: RequestHead) -> None:
@@ -247,20 +221,54 @@ def response_head_bytes(
     """A response head to the client; ``content_length=None`` means chunked (unless the
     response has no body by definition: HEAD, 1xx, 204, 304, or is ``close_delimited`` for an
     HTTP/1.0 client)."""
-    text = reason or _REASONS.get(status, "Status").encode()
-    lines = [b"HTTP/1.1 %d %s\r\n" % (status, text)]
-    lines += [b"%s: %s\r\n" % kv for kv in _end_to_end(headers, _NOT_FORWARDED)]
+    line = b"HTTP/1.1 %d %s\r\n" % (status, reason) if reason else status_line(status)
+    block = b"".join([b"%s: %s\r\n" % kv for kv in _end_to_end(headers, _NOT_FORWARDED)])
     if upgrade is not None:  # 101 Switching Protocols: the tunnel's own hop-by-hop pair
-        lines.append(b"connection: upgrade\r\nupgrade: %s\r\n\r\n" % upgrade)
-        return b"".join(lines)
+        return b"%s%sconnection: upgrade\r\nupgrade: %s\r\n\r\n" % (line, block, upgrade)
+    return frame_head(
+        line,
+        block,
+        content_length=content_length,
+        keep_alive=keep_alive,
+        no_body=no_body,
+        close_delimited=close_delimited,
+    )
+
+
+_STATUS_LINES: dict[int, bytes] = {}
+
+
+def status_line(status: int) -> bytes:
+    """``HTTP/1.1 <status> <reason>`` and CRLF, made once per status."""
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        try:
+            text = HTTPStatus(status).phrase.encode()
+        except ValueError:  # a code without a registered reason phrase
+            text = b"Status"
+        line = _STATUS_LINES[status] = b"HTTP/1.1 %d %s\r\n" % (status, text)
+    return line
+
+
+def frame_head(
+    first_line: bytes,
+    block: bytes,
+    *,
+    content_length: int | None,
+    keep_alive: bool,
+    no_body: bool = False,
+    close_delimited: bool = False,
+) -> bytes:
+    """``first_line`` (the status line) and the end-to-end header ``block`` (lines ending
+    in CRLF), with the framing the gateway chose: see :func:`response_head_bytes`."""
     if not no_body and not close_delimited:
         if content_length is None:
-            lines.append(b"transfer-encoding: chunked\r\n")
+            framing = b"transfer-encoding: chunked\r\n"
         else:
-            lines.append(b"content-length: %d\r\n" % content_length)
+            framing = b"content-length: %d\r\n" % content_length
     elif content_length is not None:
-        lines.append(b"content-length: %d\r\n" % content_length)
-    if not keep_alive:
-        lines.append(b"connection: close\r\n")
-    lines.append(b"\r\n")
-    return b"".join(lines)
+        framing = b"content-length: %d\r\n" % content_length
+    else:
+        framing = b""
+    close = b"" if keep_alive else b"connection: close\r\n"
+    return b"%s%s%s%s\r\n" % (first_line, block, framing, close)

@@ -24,9 +24,12 @@ import httptools
 
 from meshkit.clock import SYSTEM_CLOCK, Clock
 from meshkit.errors import ConnectFailed, UpstreamError, UpstreamTimeout
-from meshkit.gateway.http1 import ResponseHead
+from meshkit.gateway.response_head import ResponseHead, watched_name
 
 __all__ = ["BadUpstreamResponse", "EndpointPool", "ResponseSink", "UpstreamConnection"]
+
+
+_MAX_RESPONSE_HEAD = 64 * 1024  # as Envoy's default limit on response headers
 
 
 class BadUpstreamResponse(UpstreamError):
@@ -58,7 +61,11 @@ class UpstreamConnection:
     def __init__(self) -> None:
         self.transport: Any = None
         self._parser = httptools.HttpResponseParser(self)
-        self._headers: list[tuple[bytes, bytes]] = []
+        # The response head as it arrives (see response_head): the end-to-end lines, ready
+        # to relay, and the fields the gateway acts on.
+        self._kept: list[bytes] = []
+        self._watched: list[tuple[bytes, bytes]] = []
+        self._head_size = 0
         self.sink: ResponseSink | None = None
         self.closed = False
         self.complete = False
@@ -79,6 +86,9 @@ class UpstreamConnection:
         if self.tunnel:
             if self.sink is not None:
                 self.sink.tunnel_from_upstream(data)
+            return
+        if self.sink is None:
+            self.close()  # spoke while idle: nothing it says next can be framed with trust
             return
         try:
             self._parser.feed_data(data)
@@ -110,35 +120,35 @@ class UpstreamConnection:
         if self.sink is not None:
             self.sink.upstream_writable(True)
 
-    # -- llhttp callbacks --------------------------------------------------------------------
+    # -- llhttp callbacks (raising aborts the parse: the response counts as malformed) -----
     def on_message_begin(self) -> None:
-        self._headers = []
+        self._kept = []
+        self._watched = []
+        self._head_size = 0
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.lower(), value))
+        self._head_size += len(name) + len(value) + 4
+        if self._head_size > _MAX_RESPONSE_HEAD:
+            raise BadUpstreamResponse("upstream response head too large")
+        watched = watched_name(name)
+        if watched is not None:
+            self._watched.append((watched, value))
+            if watched != b"retry-after":  # the one end-to-end field the gateway reads
+                return
+        kept = self._kept
+        kept.append(name)
+        kept.append(b": ")
+        kept.append(value)
+        kept.append(b"\r\n")
 
     def on_headers_complete(self) -> None:
-        status = self._parser.get_status_code()
+        parser = self._parser
+        status = parser.get_status_code()
         self._interim = 100 <= status < 200 and status != 101
         if self._interim or self.sink is None:
             return  # an interim answer (e.g. 100 Continue): the final one follows
-        length: int | None = None
-        chunked = False
-        for name, value in self._headers:
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"transfer-encoding":
-                chunked = True
         self.sink.response_head(
-            ResponseHead(
-                status=status,
-                reason=b"",
-                version=self._parser.get_http_version(),
-                headers=self._headers,
-                content_length=length,
-                chunked=chunked,
-                keep_alive=self._parser.should_keep_alive(),
-            )
+            ResponseHead(status, self._kept, self._watched, parser.should_keep_alive())
         )
         if self._head_only and self.sink is not None:
             self._end()  # a HEAD answer has no body, whatever its Content-Length says
