@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 HOT_PATH := $(addprefix src/meshkit/, \
 	gateway/server.py gateway/exchange.py gateway/exchange_relay.py gateway/exchange_tunnel.py \
 	gateway/exchange_local.py gateway/outgoing.py gateway/upstream.py gateway/http1.py \
-	gateway/response_head.py gateway/router.py gateway/proxy.py client/route.py balancing/balancer.py \
+	gateway/response_head.py gateway/identity.py gateway/router.py gateway/proxy.py client/route.py balancing/balancer.py \
 	balancing/least_request.py balancing/endpoint.py balancing/algorithm.py \
 	resilience/breaker.py resilience/_breaker_window.py observability/stats.py \
 	resilience/retry_budget.py health/outlier/detector.py)

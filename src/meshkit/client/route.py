@@ -23,7 +23,7 @@ Retries pick again, so a retry usually lands on another endpoint.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from meshkit.balancing import BalancerOptions, Endpoint, LoadBalancer
 from meshkit.clock import Clock
@@ -50,7 +50,7 @@ T = TypeVar("T")
 Classifier = Callable[[Any], int | None]
 """Reads an HTTP status out of a call's result (``None``: the result has none)."""
 
-_FAILURE_STATUSES = range(500, 600)
+_FAILURE_STATUSES: Final = range(500, 600)
 
 
 class Lease:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from meshkit.clock import TimerHandle
 from meshkit.errors import MeshError, UpstreamError, UpstreamTimeout
@@ -46,9 +46,9 @@ if TYPE_CHECKING:
 __all__ = ["ProxyExchange"]
 
 _log = logging.getLogger("meshkit.gateway")
-_NO_BODY_STATUSES = frozenset({204, 304})
-_IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
-_RETRY_STATUSES = frozenset({502, 503, 504})
+_NO_BODY_STATUSES: Final = frozenset({204, 304})
+_IDEMPOTENT: Final = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
+_RETRY_STATUSES: Final = frozenset({502, 503, 504})
 
 
 class ProxyExchange(Relay):
@@ -257,10 +257,10 @@ class ProxyExchange(Relay):
         conn.begin(self, head_only=head.method == b"HEAD")
         instance = self._lease.endpoint.payload
         extra = self.gateway.forwarding(head, self.client.peer, self._request_id)
-        if route.remove_request_headers and not head.extra.get("rewritten"):
+        if route.remove_request_headers and not head.rewritten:
             removed = route.remove_request_headers
             head.headers = [(k, v) for k, v in head.headers if k not in removed]
-            head.extra["rewritten"] = True
+            head.rewritten = True
         data = request_head_bytes(
             head,
             target=route.upstream_target(head),

@@ -11,7 +11,7 @@ layouts line up; besides its own two attributes it uses the exchange's.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from meshkit.client.transport import parse_retry_after
 from meshkit.gateway.exchange_tunnel import Tunnel
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Relay"]
 
-_NO_BODY_STATUSES = frozenset({204, 304})
-_RETRY_STATUSES = frozenset({502, 503, 504})
+_NO_BODY_STATUSES: Final = frozenset({204, 304})
+_RETRY_STATUSES: Final = frozenset({502, 503, 504})
 
 
 class Relay(Tunnel):
@@ -67,8 +67,8 @@ class Relay(Tunnel):
             retry_after = parse_retry_after(head.retry_after.decode("latin-1"))
         self._status = head.status
         self._settle(status=head.status, retry_after=retry_after)
-        upgrade = self.head.extra.get("upgrade")
-        if head.status == 101 and isinstance(upgrade, bytes):
+        upgrade = self.head.upgrade
+        if head.status == 101 and upgrade is not None:
             self._open_tunnel(head, upgrade)
             return
         if (

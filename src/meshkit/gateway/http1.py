@@ -21,8 +21,8 @@ chose itself, so what is forwarded is exactly what was parsed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Final
 
 __all__ = [
     "HOP_BY_HOP",
@@ -35,7 +35,7 @@ __all__ = [
     "status_line",
 ]
 
-HOP_BY_HOP = frozenset(
+HOP_BY_HOP: Final = frozenset(
     {
         b"connection",
         b"keep-alive",
@@ -48,18 +48,20 @@ HOP_BY_HOP = frozenset(
         b"proxy-authorization",
     }
 )
-_NOT_FORWARDED = HOP_BY_HOP | {b"content-length"}
+_NOT_FORWARDED: Final = HOP_BY_HOP | {b"content-length"}
 # Request fields the gateway writes itself (Host, and the forwarding and trace headers it
 # computes from the client's — see Gateway.forwarding), so the client's copies never pass.
-_NOT_RELAYED = _NOT_FORWARDED | {
+_NOT_RELAYED: Final = _NOT_FORWARDED | {
     b"host",
     b"traceparent",
     b"x-forwarded-for",
     b"x-forwarded-proto",
     b"x-forwarded-host",
 }
-_DIGITS = re.compile(rb"[0-9]+")
-_ABSOLUTE = re.compile(rb"https?://[^/?#\s]+", re.IGNORECASE)
+_CONNECTION_OPTIONS: Final = frozenset({b"close", b"keep-alive", b"upgrade", b""})
+_NONE: Final[frozenset[bytes]] = frozenset()
+_DIGITS: Final = re.compile(rb"[0-9]+")
+_ABSOLUTE: Final = re.compile(rb"https?://[^/?#\s]+", re.IGNORECASE)
 
 
 class HttpError(Exception):
@@ -72,20 +74,55 @@ class HttpError(Exception):
         self.close = close
 
 
-@dataclass(slots=True)
 class RequestHead:
-    method: bytes
-    target: bytes
-    version: str
-    headers: list[tuple[bytes, bytes]]
-    keep_alive: bool = True
-    content_length: int | None = None
-    chunked: bool = False
-    expect_continue: bool = False
-    host: bytes = b""
-    path: bytes = b"/"
-    query: bytes = b""
-    extra: dict[str, object] = field(default_factory=dict)
+    """A client's request head as parsed, plus what the gateway works out from it once.
+
+    A plain class rather than a dataclass: on the compiled data path a dataclass's generated
+    ``__init__`` would run as interpreted Python, once per request."""
+
+    __slots__ = (
+        "chunked",
+        "content_length",
+        "expect_continue",
+        "forwarding",
+        "headers",
+        "host",
+        "keep_alive",
+        "method",
+        "named",
+        "path",
+        "query",
+        "rewritten",
+        "target",
+        "upgrade",
+        "version",
+    )
+
+    def __init__(
+        self,
+        method: bytes,
+        target: bytes,
+        version: str,
+        headers: list[tuple[bytes, bytes]],
+        keep_alive: bool = True,
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers  # names lowercase
+        self.keep_alive = keep_alive
+        # framing and target, filled by check_head
+        self.content_length: int | None = None
+        self.chunked = False
+        self.expect_continue = False
+        self.host = b""
+        self.path = b"/"
+        self.query = b""
+        self.upgrade: bytes | None = None  # the protocol asked for (a bodiless GET)
+        self.named: frozenset[bytes] = _NONE  # further hop-by-hop fields Connection names
+        # worked out once per request, kept for retries
+        self.forwarding: list[tuple[bytes, bytes]] | None = None  # see Gateway.forwarding
+        self.rewritten = False  # the route's header removals are applied
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of header ``name`` (header names are stored lowercase)."""
@@ -138,11 +175,13 @@ def check_head(head: RequestHead) -> None:
         raise HttpError(400, "more than one Host header")
     head.host = hosts[0] if hosts else b""
     _check_target(head)
-    tokens = {t.strip().lower() for t in connection.split(b",")} if upgrade is not None else ()
+    tokens = frozenset(t.strip().lower() for t in connection.split(b",")) if connection else _NONE
+    if not tokens <= _CONNECTION_OPTIONS:
+        head.named = tokens - _CONNECTION_OPTIONS
     if upgrade is not None and b"upgrade" in tokens:
         if head.method != b"GET" or head.has_body:
             raise HttpError(400, "only a bodiless GET may ask for a protocol upgrade")
-        head.extra["upgrade"] = upgrade
+        head.upgrade = upgrade
 
 
 def _check_target(head: RequestHead) -> None:
@@ -192,19 +231,32 @@ def request_head_bytes(
     host: bytes,
     extra: list[tuple[bytes, bytes]],
 ) -> bytes:
-    """The head sent upstream: end-to-end headers, ``extra``, and our own framing."""
-    lines = [b"%s %s HTTP/1.1\r\nhost: %s\r\n" % (head.method, target, host)]
-    lines += [b"%s: %s\r\n" % kv for kv in _end_to_end(head.headers, _NOT_RELAYED)]
-    lines += [b"%s: %s\r\n" % kv for kv in extra]
-    upgrade = head.extra.get("upgrade")
-    if isinstance(upgrade, bytes):  # a tunnel (WebSocket): ask the upstream to switch too
-        lines.append(b"connection: upgrade\r\nupgrade: %s\r\n" % upgrade)
+    """The head sent upstream: end-to-end headers, ``extra``, and our own framing. (Built
+    as one list of pieces joined once: formatting a line per field costs more.)"""
+    parts = [head.method, b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
+    named = head.named
+    for name, value in head.headers:
+        if name not in _NOT_RELAYED and not (named and name in named):
+            parts.append(name)
+            parts.append(b": ")
+            parts.append(value)
+            parts.append(b"\r\n")
+    for name, value in extra:
+        parts.append(name)
+        parts.append(b": ")
+        parts.append(value)
+        parts.append(b"\r\n")
+    upgrade = head.upgrade
+    if upgrade is not None:  # a tunnel (WebSocket): ask the upstream to switch too
+        parts.append(b"connection: upgrade\r\nupgrade: ")
+        parts.append(upgrade)
+        parts.append(b"\r\n")
     if head.chunked:
-        lines.append(b"transfer-encoding: chunked\r\n")
+        parts.append(b"transfer-encoding: chunked\r\n")
     elif head.content_length is not None:
-        lines.append(b"content-length: %d\r\n" % head.content_length)
-    lines.append(b"\r\n")
-    return b"".join(lines)
+        parts.append(b"content-length: %d\r\n" % head.content_length)
+    parts.append(b"\r\n")
+    return b"".join(parts)
 
 
 def response_head_bytes(
@@ -222,12 +274,14 @@ def response_head_bytes(
     response has no body by definition: HEAD, 1xx, 204, 304, or is ``close_delimited`` for an
     HTTP/1.0 client)."""
     line = b"HTTP/1.1 %d %s\r\n" % (status, reason) if reason else status_line(status)
-    block = b"".join([b"%s: %s\r\n" % kv for kv in _end_to_end(headers, _NOT_FORWARDED)])
+    parts = [line]
+    for name, value in _end_to_end(headers, _NOT_FORWARDED):
+        parts += (name, b": ", value, b"\r\n")
     if upgrade is not None:  # 101 Switching Protocols: the tunnel's own hop-by-hop pair
-        return b"%s%sconnection: upgrade\r\nupgrade: %s\r\n\r\n" % (line, block, upgrade)
+        parts += (b"connection: upgrade\r\nupgrade: ", upgrade, b"\r\n\r\n")
+        return b"".join(parts)
     return frame_head(
-        line,
-        block,
+        parts,
         content_length=content_length,
         keep_alive=keep_alive,
         no_body=no_body,
@@ -235,7 +289,7 @@ def response_head_bytes(
     )
 
 
-_STATUS_LINES: dict[int, bytes] = {}
+_STATUS_LINES: Final[dict[int, bytes]] = {}
 
 
 def status_line(status: int) -> bytes:
@@ -251,24 +305,23 @@ def status_line(status: int) -> bytes:
 
 
 def frame_head(
-    first_line: bytes,
-    block: bytes,
+    parts: list[bytes],
     *,
     content_length: int | None,
     keep_alive: bool,
     no_body: bool = False,
     close_delimited: bool = False,
 ) -> bytes:
-    """``first_line`` (the status line) and the end-to-end header ``block`` (lines ending
-    in CRLF), with the framing the gateway chose: see :func:`response_head_bytes`."""
+    """The head from ``parts`` (the status line and end-to-end header lines, as pieces to
+    join) and the framing the gateway chose: see :func:`response_head_bytes`."""
     if not no_body and not close_delimited:
         if content_length is None:
-            framing = b"transfer-encoding: chunked\r\n"
+            parts.append(b"transfer-encoding: chunked\r\n")
         else:
-            framing = b"content-length: %d\r\n" % content_length
+            parts.append(b"content-length: %d\r\n" % content_length)
     elif content_length is not None:
-        framing = b"content-length: %d\r\n" % content_length
-    else:
-        framing = b""
-    close = b"" if keep_alive else b"connection: close\r\n"
-    return b"%s%s%s%s\r\n" % (first_line, block, framing, close)
+        parts.append(b"content-length: %d\r\n" % content_length)
+    if not keep_alive:
+        parts.append(b"connection: close\r\n")
+    parts.append(b"\r\n")
+    return b"".join(parts)

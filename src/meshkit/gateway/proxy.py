@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import itertools
 import logging
-import random
-import re
-import uuid
 from collections.abc import Iterator
 
 from prometheus_client.registry import CollectorRegistry
@@ -38,6 +34,7 @@ from meshkit.events import EventBus
 from meshkit.gateway.config import GatewayConfig
 from meshkit.gateway.exchange import ProxyExchange
 from meshkit.gateway.http1 import RequestHead
+from meshkit.gateway.identity import Identities
 from meshkit.gateway.listener import GatewayServer
 from meshkit.gateway.router import Router
 from meshkit.gateway.server import ClientConnection
@@ -71,29 +68,6 @@ def _networks(config: GatewayConfig) -> list[ipaddress.IPv4Network | ipaddress.I
     return [ipaddress.ip_network(n, strict=False) for n in config.trusted_proxies]
 
 
-_TRACEPARENT = re.compile(rb"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
-_ZERO_TRACE = b"0" * 32
-_ZERO_SPAN = b"0" * 16
-
-
-def next_traceparent(incoming: bytes | None) -> bytes:
-    """The W3C ``traceparent`` for the next hop: the same trace id and flags as the valid
-    ``incoming`` one, a new span id; a new trace (not sampled) when there is none."""
-    match = _TRACEPARENT.fullmatch(incoming.strip()) if incoming else None
-    if match is not None:
-        version, trace_id, parent, flags = match.groups()
-        if version != b"ff" and trace_id != _ZERO_TRACE and parent != _ZERO_SPAN:
-            return b"00-%s-%016x-%s" % (trace_id, _span_id(), flags)
-    return b"00-%032x-%016x-00" % (_ids.getrandbits(128) or 1, _span_id())
-
-
-_ids = random.Random()  # trace and span ids must be unique, not secret: no syscall per id
-
-
-def _span_id() -> int:
-    return _ids.getrandbits(64) or 1
-
-
 class Gateway:
     """Everything ``meshkit run`` starts: the mesh, the routes, the listener."""
 
@@ -122,10 +96,7 @@ class Gateway:
             )
         )
         self.metrics = MetricsServer(self.registry) if config.admin is not None else None
-        # Unique per process and request: a random prefix and a counter (a uuid4 per request
-        # costs more than the rest of the id handling together).
-        self._id_prefix = uuid.uuid4().hex[:16].encode()
-        self._ids = itertools.count(1)
+        self.identities = Identities()
 
     @property
     def port(self) -> int:
@@ -212,7 +183,7 @@ class Gateway:
                 yield service.name, endpoint.id, stats_of(endpoint), endpoint.available, breaker
 
     def new_request_id(self) -> bytes:
-        return b"%s%08x" % (self._id_prefix, next(self._ids))
+        return self.identities.request_id()
 
     def pool(self, host: str, port: int) -> EndpointPool:
         key = (host, port)
@@ -247,8 +218,8 @@ class Gateway:
         gateway saw (the client's own copies are never relayed: see ``http1._NOT_RELAYED``).
         ``traceparent`` continues the client's trace with a new span id for this
         hop (or starts a trace); ``tracestate`` passes through untouched."""
-        cached = head.extra.get("forwarding")
-        if isinstance(cached, list):
+        cached = head.forwarding
+        if cached is not None:
             return cached
         address = peer.encode()
         trusted = bool(self._trusted) and self.trusted(peer)
@@ -263,8 +234,8 @@ class Gateway:
         ]
         if head.header(b"x-request-id") is None:
             extra.append((b"x-request-id", request_id))
-        extra.append((b"traceparent", next_traceparent(head.header(b"traceparent"))))
-        head.extra["forwarding"] = extra
+        extra.append((b"traceparent", self.identities.traceparent(head.header(b"traceparent"))))
+        head.forwarding = extra
         return extra
 
     @staticmethod

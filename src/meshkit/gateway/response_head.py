@@ -109,9 +109,11 @@ class ResponseHead:
         from :attr:`headers` then."""
         if self.names_fields:
             return None
+        parts = [status_line(self.status)]
+        parts += self.kept
+        parts.append(extra)
         return frame_head(
-            status_line(self.status),
-            b"".join(self.kept) + extra,
+            parts,
             content_length=content_length,
             keep_alive=keep_alive,
             no_body=no_body,

@@ -31,7 +31,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import httptools
 
@@ -44,7 +44,7 @@ __all__ = ["ClientConnection", "Handler", "RequestSink"]
 
 _log = logging.getLogger("meshkit.gateway")
 
-_MAX_PIPELINED = 8  # requests parsed ahead of their turn before reading pauses
+_MAX_PIPELINED: Final = 8  # requests parsed ahead of their turn before reading pauses
 _NO_DEADLINE, _HEAD_DEADLINE, _IDLE_DEADLINE, _BODY_DEADLINE = 0, 1, 2, 3
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol, cast
+from typing import Any, Final, Protocol, cast
 
 import httptools
 
@@ -29,7 +29,7 @@ from meshkit.gateway.response_head import ResponseHead, watched_name
 __all__ = ["BadUpstreamResponse", "EndpointPool", "ResponseSink", "UpstreamConnection"]
 
 
-_MAX_RESPONSE_HEAD = 64 * 1024  # as Envoy's default limit on response headers
+_MAX_RESPONSE_HEAD: Final = 64 * 1024  # as Envoy's default limit on response headers
 
 
 class BadUpstreamResponse(UpstreamError):

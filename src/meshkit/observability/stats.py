@@ -10,11 +10,11 @@ the numbers at scrape time (:mod:`meshkit.observability.collector`).
 from __future__ import annotations
 
 import bisect
-from typing import Any
+from typing import Any, Final
 
 __all__ = ["LATENCY_BUCKETS", "STATUS_CLASSES", "RequestStats", "stats_of"]
 
-LATENCY_BUCKETS: tuple[float, ...] = (
+LATENCY_BUCKETS: Final[tuple[float, ...]] = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
 """Upper bounds, seconds (Prometheus ``le``); a last bucket holds everything slower."""

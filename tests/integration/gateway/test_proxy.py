@@ -47,6 +47,28 @@ async def test_request_identity_and_forwarding_headers(
     assert seen["host"] == f"127.0.0.1:{gateway.port}"
 
 
+async def test_hop_by_hop_request_fields_stay_with_the_gateway(
+    start_gateway: StartGateway, upstreams: list[FakeUpstream]
+) -> None:
+    gateway = await start_gateway()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+        await http.get(
+            "/",
+            headers={
+                "connection": "X-Hop, keep-alive",
+                "x-hop": "for the gateway only",
+                "keep-alive": "timeout=5",
+                "te": "trailers",
+                "x-kept": "end to end",
+            },
+        )
+    seen = next(u.last_headers for u in upstreams if u.requests)
+    assert seen["x-kept"] == "end to end"
+    for name in ("x-hop", "keep-alive", "te"):
+        assert name not in seen
+    assert seen.get("connection", "keep-alive") == "keep-alive"  # only the gateway's own
+
+
 async def test_forwarding_headers_from_a_trusted_proxy_are_kept(
     start_gateway: StartGateway, upstreams: list[FakeUpstream]
 ) -> None:
