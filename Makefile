@@ -16,7 +16,8 @@ HOT_PATH := $(addprefix src/meshkit/, \
 	gateway/response_head.py gateway/identity.py gateway/router.py gateway/proxy.py client/route.py balancing/balancer.py \
 	balancing/least_request.py balancing/endpoint.py balancing/algorithm.py \
 	resilience/breaker.py resilience/_breaker_window.py observability/stats.py \
-	resilience/retry_budget.py health/outlier/detector.py)
+	resilience/retry_budget.py health/outlier/detector.py \
+	mesh.py ratelimit/limiter.py ratelimit/keyed.py)
 COMPILED := $(VENV)/.compiled
 
 $(STAMP): pyproject.toml

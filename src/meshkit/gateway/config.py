@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from meshkit.errors import ConfigError
 from meshkit.gateway.filters import load_filter
+from meshkit.gateway.http1 import render_fields
 from meshkit.gateway.limits import GatewayLimits
 from meshkit.gateway.router import Route
 from meshkit.ratelimit import Rate, RateLimiter, RateLimitOptions
@@ -242,6 +243,7 @@ class RouteConfig(_Strict):
             cookies=tuple((k.encode(), v.encode()) for k, v in match.cookies.items()),
             rewrite_host=self.rewrite_host.encode() if self.rewrite_host else None,
             add_request_headers=self.request_headers.pairs(),
+            added_request_lines=render_fields(self.request_headers.pairs()),
             remove_request_headers=self.request_headers.names(),
             add_response_headers=self.response_headers.pairs(),
             remove_response_headers=self.response_headers.names(),

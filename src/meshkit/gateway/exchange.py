@@ -265,10 +265,10 @@ class ProxyExchange(Relay):
             head,
             target=route.upstream_target(head),
             host=route.rewrite_host or head.host or instance.address.encode(),
-            extra=[*extra, *route.add_request_headers] if route.add_request_headers else extra,
+            extra=extra + route.added_request_lines if route.added_request_lines else extra,
         )
         body, released = self._body.take()
-        conn.write(data + body)
+        conn.write(data + body if body else data)
         if released:
             self.client.resume_reading()
 

@@ -21,6 +21,7 @@ chose itself, so what is forwarded is exactly what was parsed.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Final
 
@@ -30,6 +31,7 @@ __all__ = [
     "RequestHead",
     "check_head",
     "frame_head",
+    "render_fields",
     "request_head_bytes",
     "response_head_bytes",
     "status_line",
@@ -121,7 +123,7 @@ class RequestHead:
         self.upgrade: bytes | None = None  # the protocol asked for (a bodiless GET)
         self.named: frozenset[bytes] = _NONE  # further hop-by-hop fields Connection names
         # worked out once per request, kept for retries
-        self.forwarding: list[tuple[bytes, bytes]] | None = None  # see Gateway.forwarding
+        self.forwarding: bytes | None = None  # the lines Gateway.forwarding rendered
         self.rewritten = False  # the route's header removals are applied
 
     def header(self, name: bytes) -> bytes | None:
@@ -224,15 +226,21 @@ def _end_to_end(
     return kept
 
 
+def render_fields(fields: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """``name: value`` lines, each ending in CRLF."""
+    return b"".join([name + b": " + value + b"\r\n" for name, value in fields])
+
+
 def request_head_bytes(
     head: RequestHead,
     *,
     target: bytes,
     host: bytes,
-    extra: list[tuple[bytes, bytes]],
+    extra: bytes,
 ) -> bytes:
-    """The head sent upstream: end-to-end headers, ``extra``, and our own framing. (Built
-    as one list of pieces joined once: formatting a line per field costs more.)"""
+    """The head sent upstream: end-to-end headers, the ``extra`` lines (rendered, each
+    ending in CRLF), and our own framing. (Built as one list of pieces joined once:
+    formatting a line per field costs more.)"""
     parts = [head.method, b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
     named = head.named
     for name, value in head.headers:
@@ -241,11 +249,7 @@ def request_head_bytes(
             parts.append(b": ")
             parts.append(value)
             parts.append(b"\r\n")
-    for name, value in extra:
-        parts.append(name)
-        parts.append(b": ")
-        parts.append(value)
-        parts.append(b"\r\n")
+    parts.append(extra)
     upgrade = head.upgrade
     if upgrade is not None:  # a tunnel (WebSocket): ask the upstream to switch too
         parts.append(b"connection: upgrade\r\nupgrade: ")

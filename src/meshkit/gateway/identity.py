@@ -2,10 +2,11 @@
 
 Ids must be unique, not secret or unpredictable: each is a random per-process prefix and a
 counter (a ``uuid4`` or a 128-bit random number formatted per request costs more than the
-rest of the request's identity handling together). ``X-Request-ID`` is 16 hex digits of
-prefix and 8 of counter. A new span id is the counter, started at a random 63-bit offset; a
-new trace id is another random prefix and that same counter — unique per process and, with
-the random parts, across processes. A new trace is not sampled (flags ``00``): sampling is
+rest of the request's identity handling together; so does ``%x`` formatting, hence the
+table of hex digit pairs). ``X-Request-ID`` is 16 hex digits of prefix and 8 of counter. A
+span id is 8 hex digits of another prefix and 8 of a counter started at a random offset; a
+new trace id is a third prefix and that span id — unique per process and, with the random
+parts, across processes. A new trace is not sampled (flags ``00``): sampling is
 the business of the tracer that sees it first, not of a proxy.
 """
 
@@ -21,6 +22,13 @@ __all__ = ["Identities"]
 _TRACEPARENT: Final = re.compile(rb"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _ZERO_TRACE: Final = b"0" * 32
 _ZERO_SPAN: Final = b"0" * 16
+_HEX_PAIRS: Final = tuple(b"%02x" % byte for byte in range(256))
+
+
+def _hex8(n: int) -> bytes:
+    """The low 32 bits of ``n`` as 8 lowercase hex digits."""
+    pairs = _HEX_PAIRS
+    return pairs[n >> 24 & 255] + pairs[n >> 16 & 255] + pairs[n >> 8 & 255] + pairs[n & 255]
 
 
 class Identities:
@@ -29,17 +37,18 @@ class Identities:
     def __init__(self, rng: random.Random | None = None) -> None:
         rng = rng or random.Random()
         self._request_prefix = b"%016x" % rng.getrandbits(64)
+        self._span_prefix = b"%08x" % (rng.getrandbits(32) or 1)  # never an all-zero span
         self._trace_prefix = b"%016x" % rng.getrandbits(64)
         self._requests = itertools.count(1)
-        self._spans = itertools.count(rng.getrandbits(63) or 1)
+        self._spans = itertools.count(rng.getrandbits(32))
 
     def request_id(self) -> bytes:
-        return self._request_prefix + b"%08x" % next(self._requests)
+        return self._request_prefix + _hex8(next(self._requests))
 
     def traceparent(self, incoming: bytes | None) -> bytes:
         """The ``traceparent`` for the next hop: the valid ``incoming`` one's trace id and
         flags with a new span id; a new trace when there is none (or it is invalid)."""
-        span = b"%016x" % next(self._spans)
+        span = self._span_prefix + _hex8(next(self._spans))
         if incoming:
             match = _TRACEPARENT.fullmatch(incoming.strip())
             if match is not None:

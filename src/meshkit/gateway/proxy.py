@@ -209,11 +209,9 @@ class Gateway:
                 self._trusted_cache[peer] = known
         return known
 
-    def forwarding(
-        self, head: RequestHead, peer: str, request_id: bytes
-    ) -> list[tuple[bytes, bytes]]:
-        """Forwarding headers for the upstream, computed once per request (retries reuse
-        them). From a trusted proxy the ``X-Forwarded-For`` chain grows by the peer and its
+    def forwarding(self, head: RequestHead, peer: str, request_id: bytes) -> bytes:
+        """Forwarding header lines for the upstream, rendered once per request (retries
+        reuse them). From a trusted proxy the ``X-Forwarded-For`` chain grows by the peer and its
         ``-Proto`` / ``-Host`` are kept; from anyone else they are replaced by what the
         gateway saw (the client's own copies are never relayed: see ``http1._NOT_RELAYED``).
         ``traceparent`` continues the client's trace with a new span id for this
@@ -227,16 +225,21 @@ class Gateway:
         scheme = b"https" if self.server.tls else b"http"
         proto = (head.header(b"x-forwarded-proto") if trusted else None) or scheme
         host = (head.header(b"x-forwarded-host") if trusted else None) or head.host
-        extra = [
-            (b"x-forwarded-for", prior + b", " + address if prior else address),
-            (b"x-forwarded-proto", proto),
-            (b"x-forwarded-host", host),
+        lines = [
+            b"x-forwarded-for: ",
+            prior + b", " + address if prior else address,
+            b"\r\nx-forwarded-proto: ",
+            proto,
+            b"\r\nx-forwarded-host: ",
+            host,
+            b"\r\n",
         ]
         if head.header(b"x-request-id") is None:
-            extra.append((b"x-request-id", request_id))
-        extra.append((b"traceparent", self.identities.traceparent(head.header(b"traceparent"))))
-        head.forwarding = extra
-        return extra
+            lines += (b"x-request-id: ", request_id, b"\r\n")
+        traceparent = self.identities.traceparent(head.header(b"traceparent"))
+        lines += (b"traceparent: ", traceparent, b"\r\n")
+        rendered = head.forwarding = b"".join(lines)
+        return rendered
 
     @staticmethod
     def classify(error: BaseException) -> tuple[int, str]:

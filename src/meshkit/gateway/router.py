@@ -62,6 +62,7 @@ class Route:
     response_filters: tuple[ResponseFilter, ...] = ()
     filter_timeout: float = 1.0
     stats: RequestStats = field(default_factory=RequestStats, compare=False)
+    added_request_lines: bytes = b""  # add_request_headers rendered (see render_fields)
 
     # -- the route's bulkhead ----------------------------------------------------------------
     def full(self) -> bool:

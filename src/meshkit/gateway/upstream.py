@@ -121,11 +121,8 @@ class UpstreamConnection:
             self.sink.upstream_writable(True)
 
     # -- llhttp callbacks (raising aborts the parse: the response counts as malformed) -----
-    def on_message_begin(self) -> None:
-        self._kept = []
-        self._watched = []
-        self._head_size = 0
-
+    # (no on_message_begin: the head's state is reset by begin() and after an interim
+    # answer — one callback less per response)
     def on_header(self, name: bytes, value: bytes) -> None:
         self._head_size += len(name) + len(value) + 4
         if self._head_size > _MAX_RESPONSE_HEAD:
@@ -145,11 +142,11 @@ class UpstreamConnection:
         parser = self._parser
         status = parser.get_status_code()
         self._interim = 100 <= status < 200 and status != 101
+        kept, watched = self._kept, self._watched
+        self._reset_head()
         if self._interim or self.sink is None:
             return  # an interim answer (e.g. 100 Continue): the final one follows
-        self.sink.response_head(
-            ResponseHead(status, self._kept, self._watched, parser.should_keep_alive())
-        )
+        self.sink.response_head(ResponseHead(status, kept, watched, parser.should_keep_alive()))
         if self._head_only and self.sink is not None:
             self._end()  # a HEAD answer has no body, whatever its Content-Length says
 
@@ -174,8 +171,14 @@ class UpstreamConnection:
         self.complete = False
         self.received_any = False
         self._head_only = head_only
+        self._reset_head()
         if head_only:
             self._parser = httptools.HttpResponseParser(self)  # llhttp must not wait for a body
+
+    def _reset_head(self) -> None:
+        self._kept = []
+        self._watched = []
+        self._head_size = 0
 
     def write(self, data: bytes) -> None:
         if not self.closed:

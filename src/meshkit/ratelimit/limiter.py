@@ -21,15 +21,15 @@ served. Otherwise the call is refused with :class:`~meshkit.errors.RateLimited`,
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, TypeVar
 
 from meshkit.clock import SYSTEM_CLOCK, Clock
 from meshkit.errors import ConfigError, RateLimited
-from meshkit.events import Event, EventBus
+from meshkit.events import EventBus
 from meshkit.ratelimit._decision import Decision
 from meshkit.ratelimit.algorithm import RateLimitAlgorithm
 from meshkit.ratelimit.keyed import KeyedLimiter
+from meshkit.ratelimit.limiter_types import RateLimitBackend, RateLimitRejected
 from meshkit.ratelimit.options import RateLimitOptions, build_algorithm
 from meshkit.resilience._policy import PolicyKind
 
@@ -39,27 +39,6 @@ T = TypeVar("T")
 
 _MIN_PAUSE = 1e-6
 """Shortest wait between two decisions: a retry_after rounded down to nothing must not spin."""
-
-
-@runtime_checkable
-class RateLimitBackend(Protocol):
-    """A limiter that decides asynchronously (over the network), e.g. ``RedisRateLimiter``."""
-
-    async def decide(self, key: str, cost: int = 1) -> Decision: ...
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RateLimitRejected(Event):
-    """A request was refused (after waiting, when ``max_wait`` allowed it).
-
-    ``key`` is ``str(key)`` (``None`` for an unkeyed limit); the rest come from the decision.
-    """
-
-    key: str | None
-    cost: int
-    limit: int
-    remaining: int
-    retry_after: float
 
 
 class RateLimiter:
