@@ -256,7 +256,7 @@ class ProxyExchange(Relay):
         head = self.head
         conn.begin(self, head_only=head.method == b"HEAD")
         instance = self._lease.endpoint.payload
-        extra = self.gateway.forwarding(head, self.client.peer, self._request_id)
+        extra = self.gateway.forwarding(head, self.client, self._request_id)
         if route.remove_request_headers and not head.rewritten:
             removed = route.remove_request_headers
             head.headers = [(k, v) for k, v in head.headers if k not in removed]
@@ -375,4 +375,4 @@ class ProxyExchange(Relay):
     def _hash_key(self) -> bytes:
         """The consistent-hashing key: the client's address (affinity per client); the other
         algorithms ignore it."""
-        return self.client.peer.encode()
+        return self.client.peer_bytes

@@ -322,9 +322,9 @@ def frame_head(
         if content_length is None:
             parts.append(b"transfer-encoding: chunked\r\n")
         else:
-            parts.append(b"content-length: %d\r\n" % content_length)
+            parts += (b"content-length: ", str(content_length).encode(), b"\r\n")
     elif content_length is not None:
-        parts.append(b"content-length: %d\r\n" % content_length)
+        parts += (b"content-length: ", str(content_length).encode(), b"\r\n")
     if not keep_alive:
         parts.append(b"connection: close\r\n")
     parts.append(b"\r\n")

@@ -85,6 +85,7 @@ class Gateway:
         self.server = GatewayServer(self._exchange, limits=config.limits.build(), clock=clock)
         self._pools: dict[tuple[str, int], EndpointPool] = {}
         self._trusted = _networks(config)
+        self._scheme = b"https" if config.listen.tls is not None else b"http"  # X-Forwarded-Proto
         self._trusted_cache: dict[str, bool] = {}
         self.registry = CollectorRegistry()
         self.registry.register(
@@ -136,6 +137,7 @@ class Gateway:
         self.router = Router(routes)  # one assignment: each request sees old or new, whole
         self.server.limits = config.limits.build()
         self._trusted = _networks(config)
+        self._scheme = b"https" if config.listen.tls is not None else b"http"  # X-Forwarded-Proto
         self._trusted_cache = {}
         self.config = config
 
@@ -209,7 +211,7 @@ class Gateway:
                 self._trusted_cache[peer] = known
         return known
 
-    def forwarding(self, head: RequestHead, peer: str, request_id: bytes) -> bytes:
+    def forwarding(self, head: RequestHead, client: ClientConnection, request_id: bytes) -> bytes:
         """Forwarding header lines for the upstream, rendered once per request (retries
         reuse them). From a trusted proxy the ``X-Forwarded-For`` chain grows by the peer and its
         ``-Proto`` / ``-Host`` are kept; from anyone else they are replaced by what the
@@ -219,10 +221,10 @@ class Gateway:
         cached = head.forwarding
         if cached is not None:
             return cached
-        address = peer.encode()
-        trusted = bool(self._trusted) and self.trusted(peer)
+        address = client.peer_bytes
+        trusted = bool(self._trusted) and self.trusted(client.peer)
         prior = head.header(b"x-forwarded-for") if trusted else None
-        scheme = b"https" if self.server.tls else b"http"
+        scheme = self._scheme
         proto = (head.header(b"x-forwarded-proto") if trusted else None) or scheme
         host = (head.header(b"x-forwarded-host") if trusted else None) or head.host
         lines = [

@@ -28,6 +28,10 @@ _SPELLINGS: Final = {
 }
 _LENGTHS: Final = frozenset(len(name) for name in _WATCHED)
 _CONNECTION_OPTIONS: Final = frozenset({b"close", b"keep-alive", b"upgrade", b""})
+# the values nearly every upstream sends, known to name no other field
+_PLAIN_CONNECTION: Final = frozenset(
+    spelling for option in _CONNECTION_OPTIONS for spelling in (option, option.title())
+)
 
 
 def watched_name(name: bytes) -> bytes | None:
@@ -77,7 +81,7 @@ class ResponseHead:
         for name, value in watched:
             if name == b"content-length":
                 self.content_length = int(value)
-            elif name == b"connection":
+            elif name == b"connection" and value not in _PLAIN_CONNECTION:
                 options = {t.strip().lower() for t in value.split(b",")}
                 self.names_fields = self.names_fields or not options <= _CONNECTION_OPTIONS
             elif name == b"transfer-encoding":

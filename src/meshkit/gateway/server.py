@@ -100,6 +100,7 @@ class ClientConnection:
         self._limits = server.limits
         self.transport: Any = None
         self.peer = ""
+        self.peer_bytes = b""  # the same, encoded once (forwarding headers, hashing keys)
         self._parser = httptools.HttpRequestParser(self)
         self._active: RequestSink | None = None
         self._parsing: RequestSink | _Queued | None = None
@@ -123,6 +124,7 @@ class ClientConnection:
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if peer else ""
+        self.peer_bytes = self.peer.encode()
         self._server.connections.add(self)
         self._expect(_HEAD_DEADLINE, self._limits.header_timeout)
 

@@ -9,7 +9,6 @@ the numbers at scrape time (:mod:`meshkit.observability.collector`).
 
 from __future__ import annotations
 
-import bisect
 from typing import Any, Final
 
 __all__ = ["LATENCY_BUCKETS", "STATUS_CLASSES", "RequestStats", "stats_of"]
@@ -37,7 +36,12 @@ class RequestStats:
     def record(self, status: int | None, latency: float) -> None:
         """One request ended with ``status`` (``None``: no answer) after ``latency`` s."""
         self.by_class[status // 100 - 1 if status is not None and 100 <= status < 600 else 5] += 1
-        self.buckets[bisect.bisect_left(LATENCY_BUCKETS, latency)] += 1
+        bucket = 0  # the first bound >= latency (a scan: most requests stop at the first few)
+        for bound in LATENCY_BUCKETS:
+            if latency <= bound:
+                break
+            bucket += 1
+        self.buckets[bucket] += 1
         self.latency_sum += latency
 
     @property
