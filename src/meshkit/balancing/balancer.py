@@ -82,6 +82,7 @@ class LoadBalancer:
         "_endpoints",
         "_events",
         "_ewma",
+        "_monotonic",
         "_name",
         "_next_ramp",
         "_panic",
@@ -104,6 +105,7 @@ class LoadBalancer:
         self.options = options = options if options is not None else BalancerOptions()
         self._name = name
         self._clock = clock
+        self._monotonic = clock.monotonic  # read per request: the bound method, looked up once
         self._events = events
         self._algorithm = make_algorithm(options, clock=clock, rng=rng)
         self._pick = self._algorithm.pick
@@ -139,7 +141,7 @@ class LoadBalancer:
     def set_endpoints(self, endpoints: Iterable[Endpoint]) -> None:
         """Replace the set. An id already known keeps its live state (health, in-flight,
         latency) and takes the new weight, zone and payload."""
-        now = self._clock.monotonic()
+        now = self._monotonic()
         fresh: dict[str, Endpoint] = {}
         for endpoint in endpoints:
             known = self._endpoints.get(endpoint.id)
@@ -181,13 +183,13 @@ class LoadBalancer:
         was_available = endpoint.available
         setattr(endpoint, flag, value)
         if endpoint.available and not was_available:
-            endpoint.added_at = self._clock.monotonic()  # back in service: ramp up again
+            endpoint.added_at = self._monotonic()  # back in service: ramp up again
         self._rebuild()
 
     # -- the hot path ------------------------------------------------------------------------
     def pick(self, key: bytes | None = None) -> Endpoint:
         """An endpoint for one request (``key``: the hashing key, if the algorithm hashes)."""
-        if self._ramping and self._clock.monotonic() >= self._next_ramp:
+        if self._ramping and self._monotonic() >= self._next_ramp:
             self._rebuild()
         if self._empty:
             raise NoHealthyEndpoint(
@@ -198,7 +200,7 @@ class LoadBalancer:
 
     def start(self, endpoint: Endpoint) -> float:
         """A request to ``endpoint`` began; returns its start time (pass it to ``finish``)."""
-        now = self._clock.monotonic()
+        now = self._monotonic()
         endpoint.in_flight += 1
         endpoint.pending_since += now
         return now
@@ -218,7 +220,7 @@ class LoadBalancer:
 
         A failure's latency is only a lower bound of what the endpoint would have taken, so
         the peak-EWMA takes it ``failure_penalty`` times over."""
-        now = self._clock.monotonic()
+        now = self._monotonic()
         latency = now - started
         endpoint.in_flight -= 1
         endpoint.pending_since = endpoint.pending_since - started if endpoint.in_flight else 0.0
@@ -268,7 +270,7 @@ class LoadBalancer:
             self._ramping = False
             return [float(e.weight) for e in chosen]
         options = self.options
-        now = self._clock.monotonic()
+        now = self._monotonic()
         window = options.slow_start
         exponent = 1.0 / options.slow_start_aggression
         weights = []

@@ -73,7 +73,7 @@ class LeastRequest(_TwoChoices):
 class PeakEwma(_TwoChoices):
     """Of two random endpoints, the one with the lower peak-EWMA latency x load."""
 
-    __slots__ = ("_clock", "_decay", "default_rtt")
+    __slots__ = ("_clock", "_decay", "_monotonic", "default_rtt")
     name = "p2c_ewma"
 
     def __init__(
@@ -86,6 +86,7 @@ class PeakEwma(_TwoChoices):
     ) -> None:
         super().__init__(rng)
         self._clock = clock
+        self._monotonic = clock.monotonic  # read per pick: the bound method, looked up once
         self.default_rtt = default_rtt
         self._decay = decay
 
@@ -98,7 +99,7 @@ class PeakEwma(_TwoChoices):
             return self._endpoints[0]
         i, j = self._two()
         a, b = self._endpoints[i], self._endpoints[j]
-        now = self._clock.monotonic()
+        now = self._monotonic()
         a_out = a.penalty_until > now
         if a_out != (b.penalty_until > now):  # exactly one is asking us to back off
             return b if a_out else a

@@ -82,6 +82,7 @@ class ServiceRoute:
     ) -> None:
         self.name = service.name
         self._clock = clock
+        self._monotonic = clock.monotonic  # read per request: the bound method, looked up once
         self._events = events
         policy = service.policy
         self.balancer = LoadBalancer(
@@ -153,7 +154,7 @@ class ServiceRoute:
         """An active check saw the endpoint come back: what passive signals held against it
         (an ejection, an open breaker) ends now, as in Envoy; slow start eases it back in."""
         if self.outlier is not None:
-            self.outlier.uneject(endpoint_id, self._clock.monotonic())
+            self.outlier.uneject(endpoint_id, self._monotonic())
         breaker = self._breakers.get(endpoint_id)
         if breaker is not None:
             breaker.reset()
@@ -162,7 +163,7 @@ class ServiceRoute:
 
     def evaluate_outliers(self) -> None:
         if self.outlier is not None:
-            for ejection in self.outlier.evaluate(self._clock.monotonic()):
+            for ejection in self.outlier.evaluate(self._monotonic()):
                 self._take_out_until(ejection.endpoint_id, ejection.until, "ejected")
 
     # -- calling -----------------------------------------------------------------------------
@@ -258,11 +259,11 @@ class ServiceRoute:
             breaker.record_success(ticket, latency)
         remaining = breaker.retry_after()
         if remaining is not None and not was_open:  # it just opened (or re-opened)
-            self._take_out_until(endpoint_id, self._clock.monotonic() + remaining, "breaker")
+            self._take_out_until(endpoint_id, self._monotonic() + remaining, "breaker")
 
     def _outlier(self, endpoint_id: str, outcome: int | ErrorKind) -> None:
         assert self.outlier is not None
-        ejection = self.outlier.record(endpoint_id, outcome, self._clock.monotonic())
+        ejection = self.outlier.record(endpoint_id, outcome, self._monotonic())
         if ejection is not None:
             self._take_out_until(endpoint_id, ejection.until, "ejected")
 
@@ -287,4 +288,4 @@ class ServiceRoute:
         def back() -> None:
             setter(endpoint_id, False)
 
-        self._clock.call_later(max(0.0, until - self._clock.monotonic()), back)
+        self._clock.call_later(max(0.0, until - self._monotonic()), back)

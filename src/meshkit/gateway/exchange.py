@@ -120,7 +120,7 @@ class ProxyExchange(Relay):
         """Past the route's bulkhead: count the request and go on."""
         gateway, route = self.gateway, self._route
         assert route is not None
-        self._t0 = gateway.clock.monotonic()
+        self._t0 = gateway.monotonic()
         route.stats.in_flight += 1
         limiter = route.rate_limiter
         if limiter is not None:
@@ -267,6 +267,9 @@ class ProxyExchange(Relay):
             host=route.rewrite_host or head.host or instance.address.encode(),
             extra=extra + route.added_request_lines if route.added_request_lines else extra,
         )
+        if not head.has_body:
+            conn.write(data)
+            return
         body, released = self._body.take()
         conn.write(data + body if body else data)
         if released:
@@ -327,7 +330,7 @@ class ProxyExchange(Relay):
         if route is not None and self._t0:
             stats = route.stats
             stats.in_flight -= 1
-            stats.record(self._status, self.gateway.clock.monotonic() - self._t0)
+            stats.record(self._status, self.gateway.monotonic() - self._t0)
             self._t0 = 0.0
             waiting = route.next_waiting()  # the freed slot goes to the longest waiting
             if waiting is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from typing import cast
+from typing import Any, cast
 
 from meshkit.clock import SYSTEM_CLOCK, Clock, TimerHandle
 from meshkit.gateway.limits import DEFAULT_LIMITS, GatewayLimits
@@ -41,7 +41,9 @@ class GatewayServer:
     @property
     def port(self) -> int:
         assert self._server is not None
-        return int(self._server.sockets[0].getsockname()[1])
+        # uvloop answers lists where typeshed says tuples (and a compiled build checks)
+        server: Any = self._server
+        return int(server.sockets[0].getsockname()[1])
 
     async def start(
         self,

@@ -80,6 +80,7 @@ class Gateway:
     ) -> None:
         self.config = config
         self.clock = clock
+        self.monotonic = clock.monotonic  # read per request: the bound method, looked up once
         self.router = Router([route.build(i) for i, route in enumerate(config.routes)])
         self.mesh = ServiceMesh(clock=clock, events=events)
         self.server = GatewayServer(self._exchange, limits=config.limits.build(), clock=clock)
