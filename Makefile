@@ -17,7 +17,7 @@ HOT_PATH := $(addprefix src/meshkit/, \
 	balancing/least_request.py balancing/endpoint.py balancing/algorithm.py \
 	resilience/breaker.py resilience/_breaker_window.py observability/stats.py \
 	resilience/retry_budget.py health/outlier/detector.py \
-	mesh.py ratelimit/limiter.py ratelimit/keyed.py gateway/listener.py)
+	mesh.py ratelimit/limiter.py ratelimit/keyed.py ratelimit/_bucket_core.py gateway/listener.py)
 COMPILED := $(VENV)/.compiled
 
 $(STAMP): pyproject.toml

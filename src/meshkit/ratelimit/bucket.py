@@ -23,181 +23,35 @@ nothing (the bucket) or counts as still ahead (GCRA): a clock that steps back ne
 
 from __future__ import annotations
 
-import math
-
+from meshkit.ratelimit._bucket_core import GcraCore, TokenBucketCore
 from meshkit.ratelimit._checks import finite_positive, whole_at_least
-from meshkit.ratelimit._decision import Decision
-from meshkit.ratelimit.algorithm import EPSILON, DecisionDraft, check_cost, decision, new_draft
 
 __all__ = ["GCRA", "TokenBucket"]
 
 
-class TokenBucket:
+class TokenBucket(TokenBucketCore):
     """Up to ``burst`` units at once, refilled at ``rate`` units per second."""
 
-    __slots__ = ("_burst", "_capacity", "_rate", "_stamp", "_tokens")
+    __slots__ = ()
 
     def __init__(self, rate: float, burst: int) -> None:
         finite_positive("rate", rate)
         whole_at_least("burst", burst, 1)
-        self._rate = float(rate)
-        self._burst = burst
-        self._capacity = float(burst)
-        self._tokens = self._capacity
-        self._stamp = -math.inf  # "never looked": the first refill fills the bucket
-
-    @property
-    def rate(self) -> float:
-        return self._rate
-
-    @property
-    def burst(self) -> int:
-        return self._burst
-
-    @property
-    def limit(self) -> int:
-        return self._burst
-
-    @property
-    def full_reset_time(self) -> float:
-        return self._capacity / self._rate
-
-    def acquire(self, now: float, cost: int = 1) -> Decision:
-        tokens = self._tokens
-        stamp = self._stamp
-        if now > stamp:
-            tokens += (now - stamp) * self._rate
-            if tokens > self._capacity:  # noqa: PLR1730  (min() costs 50 ns more per request)
-                tokens = self._capacity
-            self._stamp = now
-        if 0 < cost <= tokens + EPSILON:
-            tokens -= cost
-            if tokens < 0.0:  # noqa: PLR1730  admitted within EPSILON: carry no dust as debt
-                tokens = 0.0
-            self._tokens = tokens
-            # decision(True, burst, remaining, reset_after, 0.0), inlined: the hot path
-            draft = new_draft(DecisionDraft)
-            draft.allowed = True
-            draft.limit = self._burst
-            draft.remaining = int(tokens + EPSILON)
-            draft.reset_after = (self._capacity - tokens) / self._rate
-            draft.retry_after = 0.0
-            draft.__class__ = Decision  # type: ignore[assignment]
-            return draft  # type: ignore[return-value]
-        self._tokens = tokens
-        return self._refusal(tokens, cost)
-
-    def peek(self, now: float, cost: int = 1) -> Decision:
-        tokens = self._tokens
-        if now > self._stamp:
-            tokens = min(self._capacity, tokens + (now - self._stamp) * self._rate)
-        if 0 < cost <= tokens + EPSILON:
-            return decision(
-                True,
-                self._burst,
-                int(tokens + EPSILON),
-                (self._capacity - tokens) / self._rate,
-                0.0,
-            )
-        return self._refusal(tokens, cost)
-
-    def _refusal(self, tokens: float, cost: int) -> Decision:
-        check_cost(cost)
-        retry_after = math.inf if cost > self._burst else (cost - tokens) / self._rate
-        return decision(
-            False,
-            self._burst,
-            int(tokens + EPSILON),
-            (self._capacity - tokens) / self._rate,
-            retry_after,
-        )
+        super().__init__(rate, burst)
 
     def __repr__(self) -> str:
-        return f"TokenBucket(rate={self._rate!r}, burst={self._burst!r})"
+        return f"TokenBucket(rate={self.rate!r}, burst={self.burst!r})"
 
 
-class GCRA:
+class GCRA(GcraCore):
     """The token bucket as a schedule: same admissions, one float of state."""
 
-    __slots__ = ("_burst", "_ceiling", "_interval", "_rate", "_tat", "_tolerance")
+    __slots__ = ()
 
     def __init__(self, rate: float, burst: int) -> None:
         finite_positive("rate", rate)
         whole_at_least("burst", burst, 1)
-        self._rate = float(rate)
-        self._burst = burst
-        self._interval = 1.0 / self._rate
-        self._tolerance = burst * self._interval
-        # How far ahead the schedule may run: the tolerance plus EPSILON units of float dust,
-        # the same forgiveness the token bucket applies to its level.
-        self._ceiling = self._tolerance + EPSILON * self._interval
-        self._tat = -math.inf  # "never used": max(tat, now) starts the schedule at now
-
-    @property
-    def rate(self) -> float:
-        return self._rate
-
-    @property
-    def burst(self) -> int:
-        return self._burst
-
-    @property
-    def limit(self) -> int:
-        return self._burst
-
-    @property
-    def emission_interval(self) -> float:
-        """Seconds each unit pushes the schedule: ``1 / rate``."""
-        return self._interval
-
-    @property
-    def tolerance(self) -> float:
-        """How far ahead of now the schedule may run: ``burst / rate`` seconds."""
-        return self._tolerance
-
-    @property
-    def full_reset_time(self) -> float:
-        return self._tolerance
-
-    def acquire(self, now: float, cost: int = 1) -> Decision:
-        tat = self._tat
-        if tat < now:  # noqa: PLR1730  (max() costs 50 ns more per request)
-            tat = now
-        pushed = tat + cost * self._interval
-        ahead = pushed - now
-        if cost > 0 and ahead <= self._ceiling:
-            self._tat = pushed
-            # decision(True, burst, remaining, ahead, 0.0), inlined: the hot path
-            draft = new_draft(DecisionDraft)
-            draft.allowed = True
-            draft.limit = self._burst
-            draft.remaining = int((self._tolerance - ahead) * self._rate + EPSILON)
-            draft.reset_after = ahead
-            draft.retry_after = 0.0
-            draft.__class__ = Decision  # type: ignore[assignment]
-            return draft  # type: ignore[return-value]
-        return self._refusal(tat - now, ahead, cost)
-
-    def peek(self, now: float, cost: int = 1) -> Decision:
-        tat = max(self._tat, now)
-        ahead_now = tat - now
-        ahead = tat + cost * self._interval - now  # the same arithmetic as acquire's
-        if cost > 0 and ahead <= self._ceiling:
-            return decision(
-                True,
-                self._burst,
-                int((self._tolerance - ahead_now) * self._rate + EPSILON),
-                ahead_now,
-                0.0,
-            )
-        return self._refusal(ahead_now, ahead, cost)
-
-    def _refusal(self, ahead_now: float, ahead: float, cost: int) -> Decision:
-        check_cost(cost)
-        retry_after = math.inf if cost > self._burst else ahead - self._tolerance
-        # max(0, ...): after a clock step back the schedule may run further ahead than allowed.
-        remaining = max(0, int((self._tolerance - ahead_now) * self._rate + EPSILON))
-        return decision(False, self._burst, remaining, ahead_now, retry_after)
+        super().__init__(rate, burst)
 
     def __repr__(self) -> str:
-        return f"GCRA(rate={self._rate!r}, burst={self._burst!r})"
+        return f"GCRA(rate={self.rate!r}, burst={self.burst!r})"
