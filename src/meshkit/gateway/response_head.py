@@ -36,8 +36,10 @@ _PLAIN_CONNECTION: Final = frozenset(
 
 def watched_name(name: bytes) -> bytes | None:
     """The lowercase name if the gateway acts on field ``name`` itself, else ``None``."""
+    if len(name) not in _LENGTHS:  # most fields: an int lookup, the name is not even hashed
+        return None
     watched = _SPELLINGS.get(name)
-    if watched is None and len(name) in _LENGTHS:
+    if watched is None:
         lower = name.lower()
         if lower in _WATCHED:
             return lower

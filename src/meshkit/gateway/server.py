@@ -99,6 +99,8 @@ class ClientConnection:
         self._server = server
         self._limits = server.limits
         self.transport: Any = None
+        self._write: Any = None  # transport.write, looked up once
+        self._reading_paused = False
         self.peer = ""
         self.peer_bytes = b""  # the same, encoded once (forwarding headers, hashing keys)
         self._parser = httptools.HttpRequestParser(self)
@@ -122,6 +124,7 @@ class ClientConnection:
     # -- asyncio protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
+        self._write = self.transport.write
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if peer else ""
         self.peer_bytes = self.peer.encode()
@@ -257,7 +260,7 @@ class ClientConnection:
             self._finish_pending = False
             self._complete(True)
         if len(self._queue) >= _MAX_PIPELINED:
-            self.transport.pause_reading()  # enough requests wait; finished() resumes us
+            self._pause()  # enough requests wait; finished() resumes us
 
     # -- for the handler ---------------------------------------------------------------------
     @property
@@ -267,15 +270,20 @@ class ClientConnection:
 
     def write(self, data: bytes) -> None:
         if not self.closed:
-            self.transport.write(data)
+            self._write(data)
 
     def pause_reading(self) -> None:
         if not self.closed:
-            self.transport.pause_reading()
+            self._pause()
 
     def resume_reading(self) -> None:
-        if not self.closed:
+        if not self.closed and self._reading_paused:
+            self._reading_paused = False
             self.transport.resume_reading()
+
+    def _pause(self) -> None:
+        self._reading_paused = True
+        self.transport.pause_reading()
 
     def finished(self, *, keep_alive: bool) -> None:
         """The active request's response is written; go on with the next (or close)."""
@@ -298,7 +306,9 @@ class ClientConnection:
         if not keep_alive or not self.request_complete or self._server.draining:
             self.close()  # asked to, or the request's body was not read to its end
             return
-        self.transport.resume_reading()
+        if self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
         if not self._queue:
             self._expect(_IDLE_DEADLINE, self._limits.idle_timeout)
             return

@@ -60,6 +60,7 @@ class UpstreamConnection:
 
     def __init__(self) -> None:
         self.transport: Any = None
+        self._write: Any = None  # transport.write, looked up once
         self._parser = httptools.HttpResponseParser(self)
         # The response head as it arrives (see response_head): the end-to-end lines, ready
         # to relay, and the fields the gateway acts on.
@@ -80,6 +81,7 @@ class UpstreamConnection:
     # -- asyncio protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
+        self._write = self.transport.write
 
     def data_received(self, data: bytes) -> None:
         self.received_any = True
@@ -182,7 +184,7 @@ class UpstreamConnection:
 
     def write(self, data: bytes) -> None:
         if not self.closed:
-            self.transport.write(data)
+            self._write(data)
 
     def close(self) -> None:
         self.sink = None
