@@ -50,7 +50,7 @@ T = TypeVar("T")
 Classifier = Callable[[Any], int | None]
 """Reads an HTTP status out of a call's result (``None``: the result has none)."""
 
-_FAILURE_STATUSES: Final = range(500, 600)
+_OPEN: Final = CircuitState.OPEN
 
 
 class Lease:
@@ -235,7 +235,7 @@ class ServiceRoute:
             if breaker is not None:
                 breaker.release(lease.ticket)
             return latency
-        bad = error is not None or (status is not None and status in _FAILURE_STATUSES)
+        bad = error is not None or (status is not None and 500 <= status < 600)
         if breaker is not None:
             self._breaker_verdict(endpoint.id, breaker, lease.ticket, latency, failed=bad)
         if self.outlier is not None:
@@ -252,13 +252,15 @@ class ServiceRoute:
         *,
         failed: bool,
     ) -> None:
-        was_open = breaker.state is CircuitState.OPEN
+        was_open = breaker.state is _OPEN
         if failed:
             breaker.record_failure(ticket, latency)
         else:
             breaker.record_success(ticket, latency)
-        remaining = breaker.retry_after()
-        if remaining is not None and not was_open:  # it just opened (or re-opened)
+        if was_open or breaker.state is not _OPEN:
+            return
+        remaining = breaker.retry_after()  # it just opened (or re-opened)
+        if remaining is not None:
             self._take_out_until(endpoint_id, self._monotonic() + remaining, "breaker")
 
     def _outlier(self, endpoint_id: str, outcome: int | ErrorKind) -> None:

@@ -265,7 +265,7 @@ class ProxyExchange(Relay):
             head,
             target=route.upstream_target(head),
             host=route.rewrite_host or head.host or instance.address.encode(),
-            extra=extra + route.added_request_lines if route.added_request_lines else extra,
+            extra=[*extra, route.added_request_lines] if route.added_request_lines else extra,
         )
         if not head.has_body:
             conn.write(data)

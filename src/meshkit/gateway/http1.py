@@ -123,7 +123,7 @@ class RequestHead:
         self.upgrade: bytes | None = None  # the protocol asked for (a bodiless GET)
         self.named: frozenset[bytes] = _NONE  # further hop-by-hop fields Connection names
         # worked out once per request, kept for retries
-        self.forwarding: bytes | None = None  # the lines Gateway.forwarding rendered
+        self.forwarding: list[bytes] | None = None  # Gateway.forwarding's pieces of lines
         self.rewritten = False  # the route's header removals are applied
 
     def header(self, name: bytes) -> bytes | None:
@@ -236,11 +236,11 @@ def request_head_bytes(
     *,
     target: bytes,
     host: bytes,
-    extra: bytes,
+    extra: list[bytes],
 ) -> bytes:
-    """The head sent upstream: end-to-end headers, the ``extra`` lines (rendered, each
-    ending in CRLF), and our own framing. (Built as one list of pieces joined once:
-    formatting a line per field costs more.)"""
+    """The head sent upstream: end-to-end headers, the ``extra`` lines (as pieces of bytes
+    that join into lines ending in CRLF), and our own framing. (Built as one list of pieces
+    joined once: formatting a line per field costs more.)"""
     parts = [head.method, b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
     named = head.named
     for name, value in head.headers:
@@ -249,7 +249,7 @@ def request_head_bytes(
             parts.append(b": ")
             parts.append(value)
             parts.append(b"\r\n")
-    parts.append(extra)
+    parts += extra
     upgrade = head.upgrade
     if upgrade is not None:  # a tunnel (WebSocket): ask the upstream to switch too
         parts.append(b"connection: upgrade\r\nupgrade: ")

@@ -212,13 +212,16 @@ class Gateway:
                 self._trusted_cache[peer] = known
         return known
 
-    def forwarding(self, head: RequestHead, client: ClientConnection, request_id: bytes) -> bytes:
-        """Forwarding header lines for the upstream, rendered once per request (retries
-        reuse them). From a trusted proxy the ``X-Forwarded-For`` chain grows by the peer and its
-        ``-Proto`` / ``-Host`` are kept; from anyone else they are replaced by what the
-        gateway saw (the client's own copies are never relayed: see ``http1._NOT_RELAYED``).
-        ``traceparent`` continues the client's trace with a new span id for this
-        hop (or starts a trace); ``tracestate`` passes through untouched."""
+    def forwarding(
+        self, head: RequestHead, client: ClientConnection, request_id: bytes
+    ) -> list[bytes]:
+        """Forwarding header lines for the upstream, as pieces of bytes to join into the head,
+        made once per request (retries reuse them). From a trusted proxy the
+        ``X-Forwarded-For`` chain grows by the peer and its ``-Proto`` / ``-Host`` are kept;
+        from anyone else they are replaced by what the gateway saw (the client's own copies
+        are never relayed: see ``http1._NOT_RELAYED``). ``traceparent`` continues the
+        client's trace with a new span id for this hop (or starts a trace); ``tracestate``
+        passes through untouched."""
         cached = head.forwarding
         if cached is not None:
             return cached
@@ -241,8 +244,8 @@ class Gateway:
             lines += (b"x-request-id: ", request_id, b"\r\n")
         traceparent = self.identities.traceparent(head.header(b"traceparent"))
         lines += (b"traceparent: ", traceparent, b"\r\n")
-        rendered = head.forwarding = b"".join(lines)
-        return rendered
+        head.forwarding = lines
+        return lines
 
     @staticmethod
     def classify(error: BaseException) -> tuple[int, str]:
