@@ -124,10 +124,10 @@ class ProxyExchange(Relay):
         route.stats.in_flight += 1
         limiter = route.rate_limiter
         if limiter is not None:
-            decision = limiter.try_acquire(route.limit_key(self.head, self.client.peer))
-            if not decision.allowed:
+            refusal = limiter.try_admit(route.limit_key(self.head, self.client.peer))
+            if refusal is not None:
                 self._answer(
-                    429, "rate limited", retry_after=decision.retry_after, extra=decision.headers()
+                    429, "rate limited", retry_after=refusal.retry_after, extra=refusal.headers()
                 )
                 return
         try:

@@ -56,7 +56,8 @@ class TokenBucketCore:
     def full_reset_time(self) -> float:
         return self._capacity / self._rate
 
-    def acquire(self, now: float, cost: int = 1) -> Decision:
+    def admit(self, now: float, cost: int = 1) -> bool:
+        """``acquire(now, cost).allowed``, with the same effect, but no decision built."""
         tokens = self._tokens
         stamp = self._stamp
         if now > stamp:
@@ -69,6 +70,13 @@ class TokenBucketCore:
             if tokens < 0.0:  # noqa: PLR1730  admitted within EPSILON: carry no dust as debt
                 tokens = 0.0
             self._tokens = tokens
+            return True
+        self._tokens = tokens
+        return False
+
+    def acquire(self, now: float, cost: int = 1) -> Decision:
+        if self.admit(now, cost):
+            tokens = self._tokens
             # decision(True, burst, remaining, reset_after, 0.0), inlined: the hot path
             draft = _NEW_DRAFT(_DRAFT)
             draft.allowed = True
@@ -78,8 +86,7 @@ class TokenBucketCore:
             draft.retry_after = 0.0
             draft.__class__ = _DECISION  # type: ignore[assignment]
             return draft  # type: ignore[return-value]
-        self._tokens = tokens
-        return self._refusal(tokens, cost)
+        return self._refusal(self._tokens, cost)
 
     def peek(self, now: float, cost: int = 1) -> Decision:
         tokens = self._tokens
@@ -150,14 +157,20 @@ class GcraCore:
     def full_reset_time(self) -> float:
         return self._tolerance
 
-    def acquire(self, now: float, cost: int = 1) -> Decision:
+    def admit(self, now: float, cost: int = 1) -> bool:
+        """``acquire(now, cost).allowed``, with the same effect, but no decision built."""
         tat = self._tat
         if tat < now:  # noqa: PLR1730  (max() costs 50 ns more per request)
             tat = now
         pushed = tat + cost * self._interval
-        ahead = pushed - now
-        if cost > 0 and ahead <= self._ceiling:
+        if cost > 0 and pushed - now <= self._ceiling:
             self._tat = pushed
+            return True
+        return False
+
+    def acquire(self, now: float, cost: int = 1) -> Decision:
+        if self.admit(now, cost):
+            ahead = self._tat - now
             # decision(True, burst, remaining, ahead, 0.0), inlined: the hot path
             draft = _NEW_DRAFT(_DRAFT)
             draft.allowed = True
@@ -167,7 +180,8 @@ class GcraCore:
             draft.retry_after = 0.0
             draft.__class__ = _DECISION  # type: ignore[assignment]
             return draft  # type: ignore[return-value]
-        return self._refusal(tat - now, ahead, cost)
+        tat = max(self._tat, now)
+        return self._refusal(tat - now, tat + cost * self._interval - now, cost)
 
     def peek(self, now: float, cost: int = 1) -> Decision:
         tat = max(self._tat, now)

@@ -130,15 +130,33 @@ class KeyedLimiter:
 
     def acquire(self, key: Hashable, now: float, cost: int = 1) -> Decision:
         """Charge ``cost`` units to ``key`` at ``now`` if they fit; say so either way."""
+        result = self._entry(key, now).algorithm.acquire(now, cost)
+        self._count(result.allowed, now)
+        return result
+
+    @property
+    def admits(self) -> bool:
+        """Whether the keys' algorithm answers :meth:`admit` (the token bucket and GCRA)."""
+        return callable(getattr(self._pristine, "admit", None))
+
+    def admit(self, key: Hashable, now: float, cost: int = 1) -> bool:
+        """``acquire(key, now, cost).allowed`` without building the decision (see
+        :attr:`admits`); :meth:`peek` at the same ``now`` explains a refusal."""
+        allowed: bool = self._entry(key, now).algorithm.admit(now, cost)  # type: ignore[attr-defined]
+        self._count(allowed, now)
+        return allowed
+
+    def _entry(self, key: Hashable, now: float) -> _Entry:
         entries = self._entries
         entry = entries.get(key)
         if entry is None:
-            entry = self._add(key, now)
-        else:
-            entries.move_to_end(key)
-            entry.last_used = now
-        result = entry.algorithm.acquire(now, cost)
-        if result.allowed:
+            return self._add(key, now)
+        entries.move_to_end(key)
+        entry.last_used = now
+        return entry
+
+    def _count(self, allowed: bool, now: float) -> None:
+        if allowed:
             self._allowed += 1
         else:
             self._rejected += 1
@@ -146,7 +164,6 @@ class KeyedLimiter:
         if not self._until_sweep:
             self._until_sweep = _SWEEP_EVERY
             self._drop_idle(now, _SWEEP_BATCH)
-        return result
 
     def peek(self, key: Hashable, now: float, cost: int = 1) -> Decision:
         """What ``acquire`` would answer for ``key``; charges nothing, creates no entry, and

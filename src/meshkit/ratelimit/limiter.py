@@ -52,6 +52,7 @@ class RateLimiter:
 
     __slots__ = (
         "_acquire",
+        "_admit",
         "_backend",
         "_clock",
         "_events",
@@ -60,6 +61,7 @@ class RateLimiter:
         "_max_wait",
         "_monotonic",
         "_name",
+        "_peek",
         "limiter",
         "options",
     )
@@ -86,6 +88,9 @@ class RateLimiter:
         self.limiter = limiter
         # Exactly one of the three is set; the hot path tests them in this order.
         self._acquire: Callable[[float, int], Decision] | None = None
+        # the same algorithm's admit and peek, when it has them (see try_admit)
+        self._admit: Callable[[float, int], bool] | None = None
+        self._peek: Callable[[float, int], Decision] | None = None
         self._keyed: KeyedLimiter | None = None
         self._backend: RateLimitBackend | None = None
         if isinstance(limiter, KeyedLimiter):
@@ -98,6 +103,9 @@ class RateLimiter:
                     option="key",
                 )
             self._acquire = limiter.acquire
+            admit = getattr(limiter, "admit", None)
+            if callable(admit):
+                self._admit, self._peek = admit, limiter.peek
         elif isinstance(limiter, RateLimitBackend):
             self._backend = limiter
         else:
@@ -121,6 +129,28 @@ class RateLimiter:
         decision = self._decide_local(key, cost)
         if not decision.allowed:
             self._emit(key, cost, decision)
+        return decision
+
+    def try_admit(self, key: Hashable = None, cost: int = 1) -> Decision | None:
+        """``try_acquire`` for a caller that needs the decision only when it refuses (a
+        proxy's 429): ``None`` when the request may go, the refusal otherwise. With the
+        token bucket or GCRA no decision is built on the way through."""
+        keyed = self._keyed
+        if self._admit is not None and self._peek is not None:
+            now = self._monotonic()
+            if self._admit(now, cost):
+                return None
+            decision = self._peek(now, cost)  # at the same now: the refusal admit made
+        elif keyed is not None and keyed.admits:
+            now = self._monotonic()
+            if keyed.admit(key, now, cost):
+                return None
+            decision = keyed.peek(key, now, cost)
+        else:
+            decision = self._decide_local(key, cost)
+            if decision.allowed:
+                return None
+        self._emit(key, cost, decision)
         return decision
 
     async def acquire(
