@@ -67,6 +67,8 @@ class UpstreamConnection:
         self._kept: list[bytes] = []
         self._watched: list[tuple[bytes, bytes]] = []
         self._head_size = 0
+        self._status = 0
+        self._keep_alive = False
         self.sink: ResponseSink | None = None
         self.closed = False
         self.complete = False
@@ -142,13 +144,15 @@ class UpstreamConnection:
 
     def on_headers_complete(self) -> None:
         parser = self._parser
-        status = parser.get_status_code()
+        # read once: on_message_complete and _end use them (llhttp knows both by now)
+        self._status = status = parser.get_status_code()
+        self._keep_alive = parser.should_keep_alive()
         self._interim = 100 <= status < 200 and status != 101
         kept, watched = self._kept, self._watched
         self._reset_head()
         if self._interim or self.sink is None:
             return  # an interim answer (e.g. 100 Continue): the final one follows
-        self.sink.response_head(ResponseHead(status, kept, watched, parser.should_keep_alive()))
+        self.sink.response_head(ResponseHead(status, kept, watched, self._keep_alive))
         if self._head_only and self.sink is not None:
             self._end()  # a HEAD answer has no body, whatever its Content-Length says
 
@@ -160,7 +164,7 @@ class UpstreamConnection:
         if self._interim:
             self._interim = False
             return
-        if self._parser.get_status_code() == 101:
+        if self._status == 101:
             return  # the start of a tunnel, not the end of an exchange
         if self.sink is not None and not self._head_only:
             self._end()
@@ -195,7 +199,7 @@ class UpstreamConnection:
     def _end(self) -> None:
         sink, self.sink = self.sink, None
         self.complete = True
-        keep_alive = self._parser.should_keep_alive() and not self._head_only
+        keep_alive = self._keep_alive and not self._head_only
         if sink is not None:
             sink.response_end(keep_alive)
 
