@@ -27,18 +27,14 @@ _NEW_DRAFT: Final = new_draft
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
-class TokenBucketCore:
-    """The token bucket's state and decisions (:class:`~meshkit.ratelimit.bucket.TokenBucket`
-    validates its options first)."""
+class _RateAndBurst:
+    """What both cores are configured with."""
 
-    __slots__ = ("_burst", "_capacity", "_rate", "_stamp", "_tokens")
+    __slots__ = ("_burst", "_rate")
 
     def __init__(self, rate: float, burst: int) -> None:
         self._rate = float(rate)
         self._burst = burst
-        self._capacity = float(burst)
-        self._tokens = self._capacity
-        self._stamp = -math.inf  # "never looked": the first refill fills the bucket
 
     @property
     def rate(self) -> float:
@@ -51,6 +47,20 @@ class TokenBucketCore:
     @property
     def limit(self) -> int:
         return self._burst
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+class TokenBucketCore(_RateAndBurst):
+    """The token bucket's state and decisions (:class:`~meshkit.ratelimit.bucket.TokenBucket`
+    validates its options first)."""
+
+    __slots__ = ("_capacity", "_stamp", "_tokens")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        super().__init__(rate, burst)
+        self._capacity = float(burst)
+        self._tokens = self._capacity
+        self._stamp = -math.inf  # "never looked": the first refill fills the bucket
 
     @property
     def full_reset_time(self) -> float:
@@ -115,33 +125,20 @@ class TokenBucketCore:
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
-class GcraCore:
+class GcraCore(_RateAndBurst):
     """GCRA's state and decisions (:class:`~meshkit.ratelimit.bucket.GCRA` validates its
     options first)."""
 
-    __slots__ = ("_burst", "_ceiling", "_interval", "_rate", "_tat", "_tolerance")
+    __slots__ = ("_ceiling", "_interval", "_tat", "_tolerance")
 
     def __init__(self, rate: float, burst: int) -> None:
-        self._rate = float(rate)
-        self._burst = burst
+        super().__init__(rate, burst)
         self._interval = 1.0 / self._rate
         self._tolerance = burst * self._interval
         # How far ahead the schedule may run: the tolerance plus EPSILON units of float dust,
         # the same forgiveness the token bucket applies to its level.
         self._ceiling = self._tolerance + EPSILON * self._interval
         self._tat = -math.inf  # "never used": max(tat, now) starts the schedule at now
-
-    @property
-    def rate(self) -> float:
-        return self._rate
-
-    @property
-    def burst(self) -> int:
-        return self._burst
-
-    @property
-    def limit(self) -> int:
-        return self._burst
 
     @property
     def emission_interval(self) -> float:
