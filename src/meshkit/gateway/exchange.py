@@ -64,6 +64,7 @@ class ProxyExchange(Relay):
         "_pool",
         "_request_id",
         "_route",
+        "_serial",
         "_service",
         "_t0",
         "_timer",
@@ -77,6 +78,7 @@ class ProxyExchange(Relay):
         self.head = head
         self.client = client
         self._request_id = head.header(b"x-request-id") or b""
+        self._serial = gateway.identities.serial()  # the unique part of this request's ids
         self._route: Route | None = None
         self._service: ServiceRoute | None = None
         self._lease: Lease | None = None
@@ -102,7 +104,7 @@ class ProxyExchange(Relay):
     def start(self) -> None:
         gateway = self.gateway
         if not self._request_id:
-            self._request_id = gateway.new_request_id()
+            self._request_id = gateway.new_request_id(self._serial)
         route = gateway.router.match(self.head)
         if route is None:
             self._answer(404, "no route")
@@ -256,7 +258,7 @@ class ProxyExchange(Relay):
         head = self.head
         conn.begin(self, head_only=head.method == b"HEAD")
         instance = self._lease.endpoint.payload
-        extra = self.gateway.forwarding(head, self.client, self._request_id)
+        extra = self.gateway.forwarding(head, self.client, self._request_id, self._serial)
         if route.remove_request_headers and not head.rewritten:
             removed = route.remove_request_headers
             head.headers = [(k, v) for k, v in head.headers if k not in removed]

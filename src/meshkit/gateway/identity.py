@@ -3,11 +3,12 @@
 Ids must be unique, not secret or unpredictable: each is a random per-process prefix and a
 counter (a ``uuid4`` or a 128-bit random number formatted per request costs more than the
 rest of the request's identity handling together; so does ``%x`` formatting, hence the
-table of hex digit pairs). ``X-Request-ID`` is 16 hex digits of prefix and 8 of counter. A
-span id is 8 hex digits of another prefix and 8 of a counter started at a random offset; a
-new trace id is a third prefix and that span id — unique per process and, with the random
-parts, across processes. A new trace is not sampled (flags ``00``): sampling is
-the business of the tracer that sees it first, not of a proxy.
+table of hex digit pairs). Each request gets one *serial*, 8 hex digits of a counter started
+at a random offset, formatted once: its ``X-Request-ID`` is 16 hex digits of prefix and the
+serial, its span id 8 of another prefix and the serial, a new trace id a third prefix and
+that span id — unique per process and, with the random parts, across processes. A new trace
+is not sampled (flags ``00``): sampling is the business of the tracer that sees it first, not
+of a proxy.
 """
 
 from __future__ import annotations
@@ -39,16 +40,19 @@ class Identities:
         self._request_prefix = b"%016x" % rng.getrandbits(64)
         self._span_prefix = b"%08x" % (rng.getrandbits(32) or 1)  # never an all-zero span
         self._trace_prefix = b"%016x" % rng.getrandbits(64)
-        self._requests = itertools.count(1)
-        self._spans = itertools.count(rng.getrandbits(32))
+        self._serials = itertools.count(rng.getrandbits(32))
 
-    def request_id(self) -> bytes:
-        return self._request_prefix + _hex8(next(self._requests))
+    def serial(self) -> bytes:
+        """A new request's serial: the part of its ids no other request shares."""
+        return _hex8(next(self._serials))
 
-    def traceparent(self, incoming: bytes | None) -> bytes:
+    def request_id(self, serial: bytes) -> bytes:
+        return self._request_prefix + serial
+
+    def traceparent(self, incoming: bytes | None, serial: bytes) -> bytes:
         """The ``traceparent`` for the next hop: the valid ``incoming`` one's trace id and
         flags with a new span id; a new trace when there is none (or it is invalid)."""
-        span = self._span_prefix + _hex8(next(self._spans))
+        span = self._span_prefix + serial
         if incoming:
             match = _TRACEPARENT.fullmatch(incoming.strip())
             if match is not None:

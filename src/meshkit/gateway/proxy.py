@@ -185,8 +185,8 @@ class Gateway:
                 breaker = route.breaker_state(endpoint.id)
                 yield service.name, endpoint.id, stats_of(endpoint), endpoint.available, breaker
 
-    def new_request_id(self) -> bytes:
-        return self.identities.request_id()
+    def new_request_id(self, serial: bytes) -> bytes:
+        return self.identities.request_id(serial)
 
     def pool(self, host: str, port: int) -> EndpointPool:
         key = (host, port)
@@ -213,7 +213,7 @@ class Gateway:
         return known
 
     def forwarding(
-        self, head: RequestHead, client: ClientConnection, request_id: bytes
+        self, head: RequestHead, client: ClientConnection, request_id: bytes, serial: bytes
     ) -> list[bytes]:
         """Forwarding header lines for the upstream, as pieces of bytes to join into the head,
         made once per request (retries reuse them). From a trusted proxy the
@@ -242,7 +242,7 @@ class Gateway:
         ]
         if head.header(b"x-request-id") is None:
             lines += (b"x-request-id: ", request_id, b"\r\n")
-        traceparent = self.identities.traceparent(head.header(b"traceparent"))
+        traceparent = self.identities.traceparent(head.header(b"traceparent"), serial)
         lines += (b"traceparent: ", traceparent, b"\r\n")
         head.forwarding = lines
         return lines

@@ -15,14 +15,15 @@ INCOMING = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 def test_request_ids_are_unique_and_distinct_per_process() -> None:
     first, second = Identities(random.Random(1)), Identities(random.Random(2))
-    ids = {first.request_id() for _ in range(1000)} | {second.request_id() for _ in range(1000)}
+    ids = {first.request_id(first.serial()) for _ in range(1000)}
+    ids |= {second.request_id(second.serial()) for _ in range(1000)}
     assert len(ids) == 2000
     assert all(re.fullmatch(rb"[0-9a-f]{24}", i) for i in ids)
 
 
 def test_a_valid_incoming_trace_continues_with_a_new_span() -> None:
     identities = Identities(random.Random(3))
-    hops = [identities.traceparent(INCOMING) for _ in range(3)]
+    hops = [identities.traceparent(INCOMING, identities.serial()) for _ in range(3)]
     for hop in hops:
         match = TRACEPARENT.fullmatch(hop)
         assert match is not None
@@ -45,7 +46,8 @@ def test_a_valid_incoming_trace_continues_with_a_new_span() -> None:
 )
 def test_anything_else_starts_a_new_unsampled_trace(incoming: bytes | None) -> None:
     identities = Identities(random.Random(4))
-    first, second = identities.traceparent(incoming), identities.traceparent(incoming)
+    first = identities.traceparent(incoming, identities.serial())
+    second = identities.traceparent(incoming, identities.serial())
     for value in (first, second):
         match = TRACEPARENT.fullmatch(value)
         assert match is not None
