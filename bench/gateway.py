@@ -128,7 +128,7 @@ def main() -> int:
     if missing:
         print(f"missing: {', '.join(missing)}; install with: apt-get install -y nginx haproxy wrk")
         return 2
-    from meshkit.gateway.run import data_path_compiled
+    from meshkit._build import data_path_compiled
 
     build = "compiled" if data_path_compiled() else "pure"
     if build == "pure":

@@ -5,29 +5,17 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from meshkit._build import stale_compiled_modules
 from meshkit.clock import FakeClock
 from meshkit.events import EventBus
 from meshkit.testing import EventRecorder
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-SOURCES = Path(__file__).resolve().parents[1] / "src" / "meshkit"
-
-
-def stale_compiled_modules() -> list[str]:
-    """Compiled modules (mypyc, see the Makefile) older than their source: tests would run
-    yesterday's code."""
-    stale = []
-    for library in SOURCES.rglob("*.so"):
-        source = library.with_name(library.name.split(".", 1)[0] + ".py")
-        if source.exists() and source.stat().st_mtime > library.stat().st_mtime:
-            stale.append(str(source.relative_to(SOURCES.parent)))
-    return stale
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from meshkit._build import data_path_compiled, stale_compiled_modules
 from meshkit.clock import SYSTEM_CLOCK
 from meshkit.errors import ConfigError
 from meshkit.gateway.config import GatewayConfig, load_config
@@ -23,13 +24,6 @@ from meshkit.gateway.proxy import Gateway
 __all__ = ["serve"]
 
 _WATCH_INTERVAL = 1.0  # seconds between looks at the file's modification time
-
-
-def data_path_compiled() -> bool:
-    """Whether the data path runs as mypyc-compiled C (``make`` builds it) or pure Python."""
-    from meshkit.gateway import server
-
-    return not str(server.__file__).endswith(".py")
 
 
 class _Reloader:
@@ -86,6 +80,13 @@ async def _main(
         watcher = loop.create_task(reloader.watch())
     routes = len(config.routes)
     build = "compiled" if data_path_compiled() else "pure Python"
+    stale = stale_compiled_modules()
+    if stale:
+        click.echo(
+            f"warning: compiled modules older than their source run: {', '.join(stale)} "
+            "(run `make` to rebuild them, or `make pure`)",
+            err=True,
+        )
     click.echo(
         f"meshkit gateway listening on {config.listen.host}:{gateway.port} "
         f"({routes} routes; data path: {build})"
