@@ -117,7 +117,7 @@ class Relay(Tunnel):
         close_delimited = http10 and length is None
         if headers is None:
             relayed = head.relayed(
-                b"x-request-id: %s\r\n" % self._request_id,
+                b"x-request-id: " + self._request_id + b"\r\n",
                 content_length=length,
                 keep_alive=keep_alive,
                 no_body=no_body,

@@ -16,7 +16,6 @@ it. A reused connection found closed before any response byte arrives is reporte
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Callable
 from typing import Any, Final, Protocol, cast
 
@@ -239,7 +238,8 @@ class EndpointPool:
         # Idle expiry needs no precision: a coarse time (the server's, refreshed every 0.1 s)
         # spares two clock reads per request.
         self._now = now if now is not None else clock.monotonic
-        self._idle: deque[UpstreamConnection] = deque()
+        # last in, first out: a list (its append and pop compile to direct calls)
+        self._idle: list[UpstreamConnection] = []
         self.total = 0
         self.connects = 0
         self.reuses = 0
