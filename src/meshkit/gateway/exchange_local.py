@@ -22,6 +22,8 @@ from meshkit.gateway.filters import (
 )
 from meshkit.gateway.http1 import RequestHead, response_head_bytes
 from meshkit.gateway.response_head import ResponseHead
+from meshkit.gateway.server import RequestSink
+from meshkit.gateway.upstream import ResponseSink
 
 if TYPE_CHECKING:
     import asyncio
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["LocalAnswers"]
 
 
-class LocalAnswers:
+class LocalAnswers(RequestSink, ResponseSink):
     # The state these steps own; the rest is the exchange's.
     __slots__ = ("_held_end", "_hold", "_started_response", "_status", "_task")
 
@@ -74,12 +76,6 @@ class LocalAnswers:
         raise NotImplementedError
 
     def _prepare_head(self, head: ResponseHead, headers: list[tuple[bytes, bytes]] | None) -> None:
-        raise NotImplementedError
-
-    def response_body(self, chunk: bytes) -> None:
-        raise NotImplementedError
-
-    def response_end(self, keep_alive: bool) -> None:
         raise NotImplementedError
 
     def _request_view(self, headers: list[tuple[bytes, bytes]]) -> FilterRequest:

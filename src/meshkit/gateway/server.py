@@ -31,9 +31,10 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 import httptools
+from mypy_extensions import trait
 
 from meshkit.gateway.http1 import HttpError, RequestHead, check_head, response_head_bytes
 
@@ -48,30 +49,39 @@ _MAX_PIPELINED: Final = 8  # requests parsed ahead of their turn before reading 
 _NO_DEADLINE, _HEAD_DEADLINE, _IDLE_DEADLINE, _BODY_DEADLINE = 0, 1, 2, 3
 
 
-class RequestSink(Protocol):
-    """The handler's side of one request."""
+@trait
+class RequestSink:
+    """The handler's side of one request. (A trait rather than a protocol: a compiled build
+    calls its methods directly, where a protocol's would be looked up by name each time.)"""
 
     def start(self) -> None:
         """Begin handling (may answer at once, e.g. with 404)."""
+        raise NotImplementedError
 
-    def body(self, chunk: bytes) -> None: ...
+    def body(self, chunk: bytes) -> None:
+        raise NotImplementedError
 
-    def end(self) -> None: ...
+    def end(self) -> None:
+        raise NotImplementedError
 
     def abort(self) -> None:
         """The client went away: drop everything for this request."""
+        raise NotImplementedError
 
-    def client_writable(self, writable: bool) -> None: ...
+    def client_writable(self, writable: bool) -> None:
+        raise NotImplementedError
 
     def tunnel_from_client(self, data: bytes) -> None:
         """Raw bytes after an upgrade request: relay them to the upstream."""
+        raise NotImplementedError
 
 
 Handler = Callable[[RequestHead, "ClientConnection"], RequestSink]
 
 
-class _Queued:
-    """A pipelined request waiting for its turn: its head and the body so far."""
+class _Queued(RequestSink):
+    """A pipelined request waiting for its turn: its head and the body so far (only
+    ``body`` and ``end`` are ever asked of it)."""
 
     __slots__ = ("chunks", "ended", "head")
 
@@ -105,7 +115,7 @@ class ClientConnection:
         self.peer_bytes = b""  # the same, encoded once (forwarding headers, hashing keys)
         self._parser = httptools.HttpRequestParser(self)
         self._active: RequestSink | None = None
-        self._parsing: RequestSink | _Queued | None = None
+        self._parsing: RequestSink | None = None
         self._queue: deque[_Queued] = deque()
         self._tunnel: RequestSink | None = None
         self.request_complete = False  # the active request's body has been read to its end

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, cast
 
 import httptools
+from mypy_extensions import trait
 
 from meshkit.clock import SYSTEM_CLOCK, Clock
 from meshkit.errors import ConnectFailed, UpstreamError, UpstreamTimeout
@@ -35,21 +36,29 @@ class BadUpstreamResponse(UpstreamError):
     """The upstream's answer was malformed, truncated, or cut off."""
 
 
-class ResponseSink(Protocol):
-    """What an upstream connection reports to (the exchange it serves)."""
+@trait
+class ResponseSink:
+    """What an upstream connection reports to (the exchange it serves). A trait, for the
+    reason :class:`~meshkit.gateway.server.RequestSink` is one."""
 
-    def response_head(self, head: ResponseHead) -> None: ...
+    def response_head(self, head: ResponseHead) -> None:
+        raise NotImplementedError
 
-    def response_body(self, chunk: bytes) -> None: ...
+    def response_body(self, chunk: bytes) -> None:
+        raise NotImplementedError
 
-    def response_end(self, keep_alive: bool) -> None: ...
+    def response_end(self, keep_alive: bool) -> None:
+        raise NotImplementedError
 
-    def upstream_failed(self, error: UpstreamError, *, stale: bool) -> None: ...
+    def upstream_failed(self, error: UpstreamError, *, stale: bool) -> None:
+        raise NotImplementedError
 
-    def upstream_writable(self, writable: bool) -> None: ...
+    def upstream_writable(self, writable: bool) -> None:
+        raise NotImplementedError
 
     def tunnel_from_upstream(self, data: bytes) -> None:
         """Raw bytes after a 101 answer: the connection is a tunnel now."""
+        raise NotImplementedError
 
 
 class UpstreamConnection:
