@@ -86,7 +86,8 @@ class ProxyExchange(Relay):
         self._conn: UpstreamConnection | None = None
         self._connecting: asyncio.Task[UpstreamConnection] | None = None
         self._timer: TimerHandle | None = None
-        self._body = OutgoingBody(head)
+        # None for the common bodiless request: nothing to frame, hold or replay
+        self._body = OutgoingBody(head) if head.has_body else None
         self._attempts = 0
         self._tunnel_open = False
         self._early: list[bytes] = []
@@ -156,11 +157,13 @@ class ProxyExchange(Relay):
         self._dispatch()
 
     def body(self, chunk: bytes) -> None:
-        if not self._done and self._body.add(chunk, self._conn):
+        body = self._body
+        if body is not None and not self._done and body.add(chunk, self._conn):
             self.client.pause_reading()
 
     def end(self) -> None:
-        self._body.finish(None if self._done else self._conn)
+        if self._body is not None:
+            self._body.finish(None if self._done else self._conn)
 
     def abort(self) -> None:
         """The client went away: drop the upstream side too."""
@@ -269,7 +272,7 @@ class ProxyExchange(Relay):
             host=route.rewrite_host or head.host or instance.address.encode(),
             extra=[*extra, route.added_request_lines] if route.added_request_lines else extra,
         )
-        if not head.has_body:
+        if self._body is None:
             conn.write(data)
             return
         body, released = self._body.take()
@@ -281,7 +284,7 @@ class ProxyExchange(Relay):
         service = self._service
         if service is None or self._attempts >= max(service.max_attempts, 2 if stale else 1):
             return False
-        if not self._body.replayable:
+        if self._body is not None and not self._body.replayable:
             return False  # a body too big to keep cannot be sent again
         route = self._route
         may_repeat = route is not None and route.retry_non_idempotent

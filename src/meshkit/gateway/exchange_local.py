@@ -53,7 +53,7 @@ class LocalAnswers(RequestSink, ResponseSink):
     _hold: list[bytes] | None
     _held_end: bool | None
     _done: bool
-    _body: OutgoingBody
+    _body: OutgoingBody | None
     _status: int | None
     _started_response: bool
     _request_id: bytes
@@ -77,6 +77,10 @@ class LocalAnswers(RequestSink, ResponseSink):
 
     def _prepare_head(self, head: ResponseHead, headers: list[tuple[bytes, bytes]] | None) -> None:
         raise NotImplementedError
+
+    def _request_read(self) -> bool:
+        """The client's request body (if any) has been read to its end."""
+        return self._body is None or self._body.ended
 
     def _request_view(self, headers: list[tuple[bytes, bytes]]) -> FilterRequest:
         route = self._route
@@ -122,7 +126,7 @@ class LocalAnswers(RequestSink, ResponseSink):
         self._drop_conn()
         self._status = reply.status
         headers.append((b"x-request-id", self._request_id))
-        keep_alive = self._keep_alive() and self._body.ended
+        keep_alive = self._keep_alive() and self._request_read()
         self.client.write(
             response_head_bytes(
                 reply.status, headers, content_length=len(body), keep_alive=keep_alive
@@ -187,7 +191,7 @@ class LocalAnswers(RequestSink, ResponseSink):
             headers.append((b"retry-after", b"%d" % max(1, math.ceil(retry_after))))
         if extra:
             headers += extra
-        keep_alive = self._keep_alive() and self._body.ended
+        keep_alive = self._keep_alive() and self._request_read()
         self.client.write(
             response_head_bytes(status, headers, content_length=len(body), keep_alive=keep_alive)
             + body

@@ -159,5 +159,5 @@ class Relay(Tunnel):
         tail = b"0\r\n\r\n" if self._out_chunked else b""
         self.client.write(self._pending_head + tail)
         self._pending_head = b""
-        self._release_conn(reusable=keep_alive and self._body.ended)
+        self._release_conn(reusable=keep_alive and self._request_read())
         self._finish(self._keep_alive())

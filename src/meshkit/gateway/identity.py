@@ -13,7 +13,6 @@ of a proxy.
 
 from __future__ import annotations
 
-import itertools
 import random
 import re
 from typing import Final
@@ -40,11 +39,12 @@ class Identities:
         self._request_prefix = b"%016x" % rng.getrandbits(64)
         self._span_prefix = b"%08x" % (rng.getrandbits(32) or 1)  # never an all-zero span
         self._trace_prefix = b"%016x" % rng.getrandbits(64)
-        self._serials = itertools.count(rng.getrandbits(32))
+        self._serial = rng.getrandbits(32)
 
     def serial(self) -> bytes:
         """A new request's serial: the part of its ids no other request shares."""
-        return _hex8(next(self._serials))
+        self._serial = serial = self._serial + 1
+        return _hex8(serial)
 
     def request_id(self, serial: bytes) -> bytes:
         return self._request_prefix + serial
