@@ -242,7 +242,6 @@ class RouteConfig(_Strict):
             query=tuple((k.encode(), v.encode()) for k, v in match.query.items()),
             cookies=tuple((k.encode(), v.encode()) for k, v in match.cookies.items()),
             rewrite_host=self.rewrite_host.encode() if self.rewrite_host else None,
-            add_request_headers=self.request_headers.pairs(),
             added_request_lines=render_fields(self.request_headers.pairs()),
             remove_request_headers=self.request_headers.names(),
             add_response_headers=self.response_headers.pairs(),

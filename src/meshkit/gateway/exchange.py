@@ -105,7 +105,7 @@ class ProxyExchange(Relay):
     def start(self) -> None:
         gateway = self.gateway
         if not self._request_id:
-            self._request_id = gateway.new_request_id(self._serial)
+            self._request_id = gateway.identities.request_id(self._serial)
         route = gateway.router.match(self.head)
         if route is None:
             self._answer(404, "no route")

@@ -24,6 +24,7 @@ from meshkit.gateway.http1 import RequestHead, response_head_bytes
 from meshkit.gateway.response_head import ResponseHead
 from meshkit.gateway.server import RequestSink
 from meshkit.gateway.upstream import ResponseSink
+from meshkit.health.outlier import ErrorKind
 
 if TYPE_CHECKING:
     import asyncio
@@ -58,15 +59,34 @@ class LocalAnswers(RequestSink, ResponseSink):
     _started_response: bool
     _request_id: bytes
 
-    # The exchange's steps these call: declared here (so that a compiled build knows them),
-    # defined by ProxyExchange and Relay.
+    # The exchange's steps that these mixins (and Tunnel and Relay) call: declared once here,
+    # where a compiled build needs them, and defined by ProxyExchange and Relay.
     def _proceed(self) -> None:
         raise NotImplementedError
 
     def _drop_conn(self) -> None:
         raise NotImplementedError
 
-    def _settle(self, *, cancelled: bool = False) -> None:
+    def _settle(
+        self,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        error: ErrorKind | None = None,
+        cancelled: bool = False,
+    ) -> None:
+        raise NotImplementedError
+
+    def _may_retry(self, *, stale: bool) -> bool:
+        raise NotImplementedError
+
+    def _dispatch(self) -> None:
+        raise NotImplementedError
+
+    def _release_conn(self, *, reusable: bool) -> None:
+        raise NotImplementedError
+
+    def _cancel_timer(self) -> None:
         raise NotImplementedError
 
     def _finish(self, keep_alive: bool) -> None:

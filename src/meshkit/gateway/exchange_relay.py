@@ -17,7 +17,6 @@ from meshkit.client.transport import parse_retry_after
 from meshkit.gateway.exchange_tunnel import Tunnel
 from meshkit.gateway.http1 import RequestHead, response_head_bytes
 from meshkit.gateway.response_head import ResponseHead
-from meshkit.health.outlier import ErrorKind
 
 if TYPE_CHECKING:
     from meshkit.gateway.router import Route
@@ -38,26 +37,6 @@ class Relay(Tunnel):
     head: RequestHead
     client: ClientConnection
     _route: Route | None
-
-    # The exchange's steps the relay calls (defined by ProxyExchange).
-    def _settle(
-        self,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-        error: ErrorKind | None = None,
-        cancelled: bool = False,
-    ) -> None:
-        raise NotImplementedError
-
-    def _may_retry(self, *, stale: bool) -> bool:
-        raise NotImplementedError
-
-    def _dispatch(self) -> None:
-        raise NotImplementedError
-
-    def _release_conn(self, *, reusable: bool) -> None:
-        raise NotImplementedError
 
     def response_head(self, head: ResponseHead) -> None:
         if self._done:

@@ -33,9 +33,6 @@ class Tunnel(LocalAnswers):
     _request_id: bytes
     _started_response: bool
 
-    def _cancel_timer(self) -> None:  # the exchange's
-        raise NotImplementedError
-
     def _open_tunnel(self, head: ResponseHead, upgrade: bytes) -> None:
         value = next((v for k, v in head.headers if k == b"upgrade"), upgrade)
         headers = [*head.headers, (b"x-request-id", self._request_id)]

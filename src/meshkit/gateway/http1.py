@@ -26,10 +26,12 @@ from http import HTTPStatus
 from typing import Final
 
 __all__ = [
+    "CONNECTION_OPTIONS",
     "HOP_BY_HOP",
     "HttpError",
     "RequestHead",
     "check_head",
+    "connection_tokens",
     "frame_head",
     "render_fields",
     "request_head_bytes",
@@ -60,7 +62,8 @@ _NOT_RELAYED: Final = _NOT_FORWARDED | {
     b"x-forwarded-proto",
     b"x-forwarded-host",
 }
-_CONNECTION_OPTIONS: Final = frozenset({b"close", b"keep-alive", b"upgrade", b""})
+CONNECTION_OPTIONS: Final = frozenset({b"close", b"keep-alive", b"upgrade", b""})
+"""``Connection`` options that name no other field (``b""``: what a trailing comma leaves)."""
 _NONE: Final[frozenset[bytes]] = frozenset()
 _DIGITS: Final = re.compile(rb"[0-9]+")
 _ABSOLUTE: Final = re.compile(rb"https?://[^/?#\s]+", re.IGNORECASE)
@@ -177,13 +180,19 @@ def check_head(head: RequestHead) -> None:
         raise HttpError(400, "more than one Host header")
     head.host = hosts[0] if hosts else b""
     _check_target(head)
-    tokens = frozenset(t.strip().lower() for t in connection.split(b",")) if connection else _NONE
-    if not tokens <= _CONNECTION_OPTIONS:
-        head.named = tokens - _CONNECTION_OPTIONS
+    tokens = connection_tokens(connection) if connection else _NONE
+    if tokens:
+        head.named = tokens - CONNECTION_OPTIONS
     if upgrade is not None and b"upgrade" in tokens:
         if head.method != b"GET" or head.has_body:
             raise HttpError(400, "only a bodiless GET may ask for a protocol upgrade")
         head.upgrade = upgrade
+
+
+def connection_tokens(value: bytes) -> frozenset[bytes]:
+    """The options of a ``Connection`` value (or several joined by commas), lowercase; all but
+    ``close``, ``keep-alive`` and ``upgrade`` name further hop-by-hop fields."""
+    return frozenset(t.strip().lower() for t in value.split(b","))
 
 
 def _check_target(head: RequestHead) -> None:
@@ -221,7 +230,7 @@ def _end_to_end(
     kept = [(k, v) for k, v in headers if k not in drop]
     named = [v for k, v in headers if k == b"connection"]
     if named:
-        tokens = {t.strip().lower() for value in named for t in value.split(b",")}
+        tokens = connection_tokens(b",".join(named))
         kept = [(k, v) for k, v in kept if k not in tokens]
     return kept
 

@@ -86,7 +86,7 @@ class Gateway:
         self.server = GatewayServer(self._exchange, limits=config.limits.build(), clock=clock)
         self._pools: dict[tuple[str, int], EndpointPool] = {}
         self._trusted = _networks(config)
-        self._scheme = b"https" if config.listen.tls is not None else b"http"  # X-Forwarded-Proto
+        self._scheme = b"http"  # X-Forwarded-Proto: what the listener speaks (set at start)
         self._trusted_cache: dict[str, bool] = {}
         self.registry = CollectorRegistry()
         self.registry.register(
@@ -110,6 +110,7 @@ class Gateway:
         listen = self.config.listen
         tls = listen.tls.context() if listen.tls is not None else None
         await self.server.start(listen.host, listen.port, reuse_port=reuse_port, tls=tls)
+        self._scheme = b"https" if self.server.tls else b"http"
         admin = self.config.admin
         if self.metrics is not None and admin is not None:
             await self.metrics.start(admin.host, admin.port)
@@ -138,7 +139,6 @@ class Gateway:
         self.router = Router(routes)  # one assignment: each request sees old or new, whole
         self.server.limits = config.limits.build()
         self._trusted = _networks(config)
-        self._scheme = b"https" if config.listen.tls is not None else b"http"  # X-Forwarded-Proto
         self._trusted_cache = {}
         self.config = config
 
@@ -184,9 +184,6 @@ class Gateway:
             for endpoint in route.balancer.endpoints:
                 breaker = route.breaker_state(endpoint.id)
                 yield service.name, endpoint.id, stats_of(endpoint), endpoint.available, breaker
-
-    def new_request_id(self, serial: bytes) -> bytes:
-        return self.identities.request_id(serial)
 
     def pool(self, host: str, port: int) -> EndpointPool:
         key = (host, port)

@@ -16,7 +16,13 @@ from __future__ import annotations
 
 from typing import Final
 
-from meshkit.gateway.http1 import HOP_BY_HOP, frame_head, status_line
+from meshkit.gateway.http1 import (
+    CONNECTION_OPTIONS,
+    HOP_BY_HOP,
+    connection_tokens,
+    frame_head,
+    status_line,
+)
 
 __all__ = ["ResponseHead", "watched_name"]
 
@@ -27,10 +33,9 @@ _SPELLINGS: Final = {
     for spelling in (name, name.title(), name.upper(), name.capitalize())
 }
 _LENGTHS: Final = frozenset(len(name) for name in _WATCHED)
-_CONNECTION_OPTIONS: Final = frozenset({b"close", b"keep-alive", b"upgrade", b""})
 # the values nearly every upstream sends, known to name no other field
 _PLAIN_CONNECTION: Final = frozenset(
-    spelling for option in _CONNECTION_OPTIONS for spelling in (option, option.title())
+    spelling for option in CONNECTION_OPTIONS for spelling in (option, option.title())
 )
 
 
@@ -84,8 +89,8 @@ class ResponseHead:
             if name == b"content-length":
                 self.content_length = int(value)
             elif name == b"connection" and value not in _PLAIN_CONNECTION:
-                options = {t.strip().lower() for t in value.split(b",")}
-                self.names_fields = self.names_fields or not options <= _CONNECTION_OPTIONS
+                named = connection_tokens(value) - CONNECTION_OPTIONS
+                self.names_fields = self.names_fields or bool(named)
             elif name == b"transfer-encoding":
                 self.chunked = True
             elif name == b"retry-after":

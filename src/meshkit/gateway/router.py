@@ -38,7 +38,6 @@ class Route:
     query: tuple[tuple[bytes, bytes], ...] = ()
     cookies: tuple[tuple[bytes, bytes], ...] = ()
     rewrite_host: bytes | None = None
-    add_request_headers: tuple[tuple[bytes, bytes], ...] = ()
     remove_request_headers: frozenset[bytes] = frozenset()
     add_response_headers: tuple[tuple[bytes, bytes], ...] = ()
     remove_response_headers: frozenset[bytes] = frozenset()
@@ -62,7 +61,7 @@ class Route:
     response_filters: tuple[ResponseFilter, ...] = ()
     filter_timeout: float = 1.0
     stats: RequestStats = field(default_factory=RequestStats, compare=False)
-    added_request_lines: bytes = b""  # add_request_headers rendered (see render_fields)
+    added_request_lines: bytes = b""  # the request headers to add, as lines (render_fields)
 
     # -- the route's bulkhead ----------------------------------------------------------------
     def full(self) -> bool:

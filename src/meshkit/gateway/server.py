@@ -316,9 +316,7 @@ class ClientConnection:
         if not keep_alive or not self.request_complete or self._server.draining:
             self.close()  # asked to, or the request's body was not read to its end
             return
-        if self._reading_paused:
-            self._reading_paused = False
-            self.transport.resume_reading()
+        self.resume_reading()  # if a full queue or a slow upstream paused it
         if not self._queue:
             self._expect(_IDLE_DEADLINE, self._limits.idle_timeout)
             return

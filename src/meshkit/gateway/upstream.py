@@ -133,8 +133,8 @@ class UpstreamConnection:
             self.sink.upstream_writable(True)
 
     # -- llhttp callbacks (raising aborts the parse: the response counts as malformed) -----
-    # (no on_message_begin: the head's state is reset by begin() and after an interim
-    # answer — one callback less per response)
+    # (no on_message_begin: the head's state is reset as each head completes — a pooled
+    # connection's last response did — one callback less per response)
     def on_header(self, name: bytes, value: bytes) -> None:
         self._head_size += len(name) + len(value) + 4
         if self._head_size > _MAX_RESPONSE_HEAD:
@@ -185,7 +185,6 @@ class UpstreamConnection:
         self.complete = False
         self.received_any = False
         self._head_only = head_only
-        self._reset_head()
         if head_only:
             self._parser = httptools.HttpResponseParser(self)  # llhttp must not wait for a body
 

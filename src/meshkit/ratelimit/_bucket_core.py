@@ -13,14 +13,14 @@ from typing import Final
 
 from mypy_extensions import mypyc_attr
 
-from meshkit.ratelimit import algorithm
 from meshkit.ratelimit._decision import Decision
+from meshkit.ratelimit.algorithm import EPSILON as _EPSILON
 from meshkit.ratelimit.algorithm import DecisionDraft, check_cost, decision, new_draft
 
 __all__ = ["GcraCore", "TokenBucketCore"]
 
 # Final: a compiled build keeps these in C statics instead of looking them up per request
-EPSILON: Final = algorithm.EPSILON
+EPSILON: Final = _EPSILON
 _DRAFT: Final = DecisionDraft
 _DECISION: Final = Decision
 _NEW_DRAFT: Final = new_draft

@@ -74,6 +74,7 @@ class KeyedLimiter:
         "_pristine",
         "_rejected",
         "_until_sweep",
+        "admits",
     )
 
     def __init__(
@@ -87,6 +88,8 @@ class KeyedLimiter:
         self._factory = factory
         # Never charged: answers peeks for unknown keys and tells how long a reset takes.
         self._pristine = factory()
+        # whether the keys' algorithm answers admit() (the token bucket and GCRA)
+        self.admits = callable(getattr(self._pristine, "admit", None))
         if idle_after is None:
             idle_after = self._pristine.full_reset_time
         _validate.positive("idle_after", idle_after)
@@ -133,11 +136,6 @@ class KeyedLimiter:
         result = self._entry(key, now).algorithm.acquire(now, cost)
         self._count(result.allowed, now)
         return result
-
-    @property
-    def admits(self) -> bool:
-        """Whether the keys' algorithm answers :meth:`admit` (the token bucket and GCRA)."""
-        return callable(getattr(self._pristine, "admit", None))
 
     def admit(self, key: Hashable, now: float, cost: int = 1) -> bool:
         """``acquire(key, now, cost).allowed`` without building the decision (see
