@@ -422,11 +422,11 @@ class ClientConnection:
         if not keep_alive or not self.request_complete or self._server.draining:
             self.close()  # asked to, or the request's body was not read to its end
             return
-        if self._upgrading:
-            self._upgrade_declined()
-            if self.closed:
-                return
         self.resume_reading()  # if a full queue or a slow upstream paused it
+        if self._upgrading:  # (nothing is queued behind an upgrade: its bytes were held)
+            self._upgrade_declined()
+            if self.closed or self._active is not None:
+                return  # the held bytes began the next request: its end goes on from here
         if not self._queue:
             if self._refusal is not None:
                 self.fail(self._refusal.status, self._refusal.reason)

@@ -119,13 +119,21 @@ class UpstreamConnection:
                     raise BadUpstreamResponse("upstream response head too large")
         except BadUpstreamResponse as refused:  # (one name per type: mypyc types it once)
             self._fail(refused, stale=False)
-        except httptools.HttpParserUpgrade as exc:
-            self.tunnel = True
-            rest = data[exc.args[0] :]
-            if rest and self.sink is not None:
-                self.sink.tunnel_from_upstream(rest)
-        except httptools.HttpParserError as exc:
-            self._fail(BadUpstreamResponse(f"malformed upstream response: {exc}"), stale=False)
+        except httptools.HttpParserUpgrade as switched:
+            self._switched(data[switched.args[0] :])
+        except httptools.HttpParserError as malformed:
+            self._fail(
+                BadUpstreamResponse(f"malformed upstream response: {malformed}"), stale=False
+            )
+
+    def _switched(self, rest: bytes) -> None:
+        """A 101 answer ended the HTTP part: the rest is the tunnel's. (A method of its own:
+        the exchange may have refused the switch and let go of us, and in the caller mypy
+        would still take ``self.sink`` for set — which a compiled build checks.)"""
+        self.tunnel = True
+        sink = self.sink
+        if rest and sink is not None:
+            sink.tunnel_from_upstream(rest)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
