@@ -232,6 +232,7 @@ async def header_line(meshkit: str) -> dict[str, object]:
         with gateway(meshkit, [UPSTREAM_PORT], limits="limits: {header_timeout: 60}") as gw:
             await ask(GET, timeout=0.5)
             before = gw.rss_mb()
+            quiet = await latencies_while(asyncio.create_task(asyncio.sleep(0)))
             sent: list[int] = []
             answers: list[bytes] = []
 
@@ -272,6 +273,7 @@ async def header_line(meshkit: str) -> dict[str, object]:
                 "rss_after_mb": gw.rss_mb(),
                 "answers": [statuses(a)[0] if statuses(a) else None for a in answers],
                 "attacker_sent_mib": round(max(sent) / MiB, 2),
+                "other_p99_ms_quiet": p99_ms(quiet),
                 "other_p99_ms": p99_ms(latency),
                 "other_requests": len(latency),
             }
@@ -400,7 +402,8 @@ async def descriptors(meshkit: str) -> dict[str, object]:
     upstream = await serving(slowish)
     try:
         with gateway(meshkit, [UPSTREAM_PORT], nofile=1024):
-            answers = await asyncio.gather(*(ask(GET, timeout=20) for _ in range(1500)))
+            closing = GET.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+            answers = await asyncio.gather(*(ask(closing, timeout=30) for _ in range(1500)))
     finally:
         upstream.close()
     answered = sum(1 for a in answers if statuses(a))
