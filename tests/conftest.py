@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import tomllib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from meshkit.clock import FakeClock
 from meshkit.events import EventBus
 from meshkit.testing import EventRecorder
 
+ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -26,6 +29,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             "run `make unit` (rebuilds them) or `make pure` (drops them)",
             returncode=2,
         )
+
+
+@pytest.fixture(scope="session")
+def compiled_modules() -> list[str]:
+    """The modules compiled with mypyc, by name: pyproject.toml's [tool.meshkit.mypyc] list,
+    which the Makefile and the wheel's build hook read too."""
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        paths = tomllib.load(file)["tool"]["meshkit"]["mypyc"]["modules"]
+    return [path.removesuffix(".py").replace("/", ".") for path in paths]
 
 
 @pytest.fixture
