@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -38,6 +39,29 @@ def compiled_modules() -> list[str]:
     with (ROOT / "pyproject.toml").open("rb") as file:
         paths = tomllib.load(file)["tool"]["meshkit"]["mypyc"]["modules"]
     return [path.removesuffix(".py").replace("/", ".") for path in paths]
+
+
+# Python code that imports meshkit from its sources only (never a compiled module), then runs
+# the module named by its first argument as __main__: the pure build, in a process of its own,
+# whichever build this checkout has.
+_PURE_PRELUDE = """
+import importlib.machinery as machinery, pathlib, runpy, sys
+source_only = machinery.FileFinder.path_hook((machinery.SourceFileLoader, [".py"]))
+def hook(path):
+    if "meshkit" not in pathlib.Path(path).parts:
+        raise ImportError(path)
+    return source_only(path)
+sys.path_hooks.insert(0, hook)
+sys.path_importer_cache.clear()
+runpy.run_module(sys.argv.pop(1), run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.fixture(scope="session")
+def pure_python() -> list[str]:
+    """A command prefix running a module with meshkit's pure build: ``[*pure_python, "meshkit",
+    "--version"]`` is ``python -m meshkit --version`` on the pure sources."""
+    return [sys.executable, "-c", _PURE_PRELUDE]
 
 
 @pytest.fixture

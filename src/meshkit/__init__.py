@@ -5,6 +5,8 @@ The public surface is the names below; ``tests/test_public_api.py`` locks it.
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 from meshkit.balancing import BalancerOptions, Endpoint, LoadBalancer
 from meshkit.clock import SYSTEM_CLOCK, Clock, FakeClock, SystemClock
 from meshkit.errors import (
@@ -53,7 +55,10 @@ from meshkit.resilience import (
     TimeoutOptions,
 )
 
-__version__ = "0.1.0"
+try:  # the version is written once, in pyproject.toml, and read from the installed metadata
+    __version__ = version("meshkit")
+except PackageNotFoundError:  # a source tree on sys.path that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "SYSTEM_CLOCK",

@@ -15,7 +15,13 @@ from pathlib import Path
 
 import click
 
-from meshkit._build import data_path_compiled, stale_compiled_modules
+from meshkit import __version__
+from meshkit._build import (
+    PURE_BUILD_WARNING,
+    build_name,
+    data_path_compiled,
+    stale_compiled_modules,
+)
 from meshkit.clock import SYSTEM_CLOCK
 from meshkit.errors import ConfigError
 from meshkit.gateway.config import GatewayConfig, load_config
@@ -79,7 +85,8 @@ async def _main(
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reloader.reload("SIGHUP")))
         watcher = loop.create_task(reloader.watch())
     routes = len(config.routes)
-    build = "compiled" if data_path_compiled() else "pure Python"
+    if not data_path_compiled():
+        click.echo(PURE_BUILD_WARNING, err=True)
     stale = stale_compiled_modules()
     if stale:
         click.echo(
@@ -88,8 +95,8 @@ async def _main(
             err=True,
         )
     click.echo(
-        f"meshkit gateway listening on {config.listen.host}:{gateway.port} "
-        f"({routes} routes; data path: {build})"
+        f"meshkit {__version__} gateway listening on {config.listen.host}:{gateway.port} "
+        f"({routes} routes; data path: {build_name()})"
     )
     await stop.wait()
     if watcher is not None:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import httpx
 
+from meshkit import __version__
+from meshkit._build import PURE_BUILD_WARNING, data_path_compiled
 from meshkit.testing import FakeUpstream
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -28,7 +30,11 @@ async def test_meshkit_run_serves_the_example() -> None:
         assert process.stdout is not None
         async with asyncio.timeout(20):
             banner = await process.stdout.readline()
-        assert b"listening on 127.0.0.1:8080" in banner
+        build = "compiled" if data_path_compiled() else "pure Python"
+        assert banner.decode() == (
+            f"meshkit {__version__} gateway listening on 127.0.0.1:8080 "
+            f"(2 routes; data path: {build})\n"
+        )
         async with httpx.AsyncClient(base_url="http://127.0.0.1:8080") as http:
             orders = [await http.get("/orders/42") for _ in range(4)]
             users = await http.get("/api/users/7")
@@ -43,4 +49,32 @@ async def test_meshkit_run_serves_the_example() -> None:
             code = await process.wait()
         for upstream in upstreams:
             await upstream.stop()
+    assert code == 0
+
+
+async def test_a_pure_build_warns_how_to_get_the_compiled_one(
+    pure_python: list[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "mesh.yaml"
+    config.write_text(
+        "listen: {host: 127.0.0.1, port: 0}\n"
+        "services: [{name: app, instances: [{id: a, host: 127.0.0.1, port: 9}]}]\n"
+        "routes: [{name: all, match: {prefix: /}, service: app}]\n"
+    )
+    process = await asyncio.create_subprocess_exec(
+        *pure_python, "meshkit", "run", str(config),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        async with asyncio.timeout(20):
+            banner = await process.stdout.readline()
+            warning = await process.stderr.readline()
+        assert banner.decode().endswith("(1 routes; data path: pure Python)\n")
+        assert warning.decode() == PURE_BUILD_WARNING + "\n"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            code = await process.wait()
     assert code == 0
