@@ -18,7 +18,6 @@ import click
 from meshkit import __version__
 from meshkit._build import (
     PURE_BUILD_WARNING,
-    build_name,
     data_path_compiled,
     stale_compiled_modules,
 )
@@ -85,7 +84,8 @@ async def _main(
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reloader.reload("SIGHUP")))
         watcher = loop.create_task(reloader.watch())
     routes = len(config.routes)
-    if not data_path_compiled():
+    build = "compiled" if data_path_compiled() else "pure Python"
+    if build != "compiled":
         click.echo(PURE_BUILD_WARNING, err=True)
     stale = stale_compiled_modules()
     if stale:
@@ -96,7 +96,7 @@ async def _main(
         )
     click.echo(
         f"meshkit {__version__} gateway listening on {config.listen.host}:{gateway.port} "
-        f"({routes} routes; data path: {build_name()})"
+        f"({routes} routes; data path: {build})"
     )
     await stop.wait()
     if watcher is not None:
