@@ -42,8 +42,8 @@ def compiled_modules() -> list[str]:
 
 
 # Python code that imports meshkit from its sources only (never a compiled module), then runs
-# the module named by its first argument as __main__: the pure build, in a process of its own,
-# whichever build this checkout has.
+# the module or script named by its first argument as __main__: the pure build, in a process of
+# its own, whichever build this checkout has.
 _PURE_PRELUDE = """
 import importlib.machinery as machinery, pathlib, runpy, sys
 source_only = machinery.FileFinder.path_hook((machinery.SourceFileLoader, [".py"]))
@@ -53,14 +53,20 @@ def hook(path):
     return source_only(path)
 sys.path_hooks.insert(0, hook)
 sys.path_importer_cache.clear()
-runpy.run_module(sys.argv.pop(1), run_name="__main__", alter_sys=True)
+target = sys.argv.pop(1)
+if target.endswith(".py"):
+    sys.argv[0] = target
+    runpy.run_path(target, run_name="__main__")
+else:
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
 """
 
 
 @pytest.fixture(scope="session")
 def pure_python() -> list[str]:
-    """A command prefix running a module with meshkit's pure build: ``[*pure_python, "meshkit",
-    "--version"]`` is ``python -m meshkit --version`` on the pure sources."""
+    """A command prefix running a module or a script with meshkit's pure build:
+    ``[*pure_python, "meshkit", "--version"]`` is ``python -m meshkit --version`` on the pure
+    sources."""
     return [sys.executable, "-c", _PURE_PRELUDE]
 
 

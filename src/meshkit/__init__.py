@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from meshkit._docs import restore_documentation
 from meshkit.balancing import BalancerOptions, Endpoint, LoadBalancer
 from meshkit.clock import SYSTEM_CLOCK, Clock, FakeClock, SystemClock
 from meshkit.errors import (
@@ -34,6 +35,7 @@ from meshkit.health import HealthStatus
 from meshkit.mesh import ServiceMesh
 from meshkit.ratelimit import Rate, RateLimiter, RateLimitOptions
 from meshkit.registry import Catalog, Instance, MemoryStore, Registry, Service, SqliteStore
+from meshkit.registry.redis import RedisStore  # imports the redis client only when used
 from meshkit.resilience import (
     Backoff,
     Bulkhead,
@@ -99,6 +101,7 @@ __all__ = [
     "RateLimitOptions",
     "RateLimited",
     "RateLimiter",
+    "RedisStore",
     "Registry",
     "RegistryError",
     "Retry",
@@ -119,3 +122,7 @@ __all__ = [
     "UpstreamTimeout",
     "__version__",
 ]
+
+# mypyc drops the docstrings and signatures of the classes it compiles: read them from the
+# sources when asked (help(), inspect.signature), so both builds document the same way.
+restore_documentation(globals()[name] for name in __all__)
