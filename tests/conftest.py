@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import signal
 import sys
 import tomllib
 import uuid
@@ -68,6 +71,32 @@ def pure_python() -> list[str]:
     ``[*pure_python, "meshkit", "--version"]`` is ``python -m meshkit --version`` on the pure
     sources."""
     return [sys.executable, "-c", _PURE_PRELUDE]
+
+
+Running = Callable[..., contextlib.AbstractAsyncContextManager[asyncio.subprocess.Process]]
+
+
+@pytest.fixture
+def running() -> Running:
+    """``async with running(*command, cwd=...) as process``: a long-running command (``meshkit
+    run``) with its output piped; leaving the block sends SIGTERM, and it must exit with 0."""
+
+    @contextlib.asynccontextmanager
+    async def start(
+        *command: str | Path, cwd: Path | None = None
+    ) -> AsyncIterator[asyncio.subprocess.Process]:
+        process = await asyncio.create_subprocess_exec(
+            *command, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        try:
+            yield process
+        finally:
+            process.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(20):
+                code = await process.wait()
+        assert code == 0, f"{command} exited with {code}"
+
+    return start
 
 
 @pytest.fixture
