@@ -101,7 +101,8 @@ def run_mypyc(src: Path, modules: list[str], *, log: Path, cache_dir: Path, say:
 
 def _libraries(src: Path) -> list[Path]:
     # Each module's own extension under meshkit/, and the library they share at the top.
-    return [*src.glob("*__mypyc.*.so"), *(src / "meshkit").rglob("*.so")]
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    return [*src.glob(f"*__mypyc{suffix}"), *(src / "meshkit").rglob(f"*{suffix}")]
 
 
 class MypycBuildHook(BuildHookInterface):  # type: ignore[type-arg]
@@ -124,7 +125,7 @@ class MypycBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             return
         self._scratch = Path(tempfile.mkdtemp(prefix="meshkit-mypyc-"))
         src = self._scratch / "src"
-        ignore = shutil.ignore_patterns("*.so", "__pycache__")
+        ignore = shutil.ignore_patterns("*.so", "*.pyd", "__pycache__")
         shutil.copytree(Path(self.root, "src", "meshkit"), src / "meshkit", ignore=ignore)
         try:
             run_mypyc(
@@ -136,6 +137,7 @@ class MypycBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             )
         except CompileFailed as exc:
             if choice == "on":
+                shutil.rmtree(self._scratch, ignore_errors=True)
                 raise
             self.app.display_warning(f"{exc}\nbuilding a pure-Python wheel instead ({PURE_COST})")
             return
