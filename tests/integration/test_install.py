@@ -118,7 +118,7 @@ async def test_the_installed_gateway_proxies_a_request(
                 banner = (await process.stdout.readline()).decode()
             started = re.fullmatch(
                 rf"meshkit {re.escape(__version__)} gateway listening on 127\.0\.0\.1:(\d+) "
-                r"\(.*; data path: compiled\)\n",
+                r"\(.*; data path: compiled[;)].*\n",
                 banner,
             )
             assert started is not None, banner

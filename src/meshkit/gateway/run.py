@@ -24,6 +24,7 @@ from meshkit._build import (
 from meshkit.clock import SYSTEM_CLOCK
 from meshkit.errors import ConfigError
 from meshkit.gateway.config import GatewayConfig, load_config
+from meshkit.gateway.listener import raise_open_file_limit
 from meshkit.gateway.proxy import Gateway
 
 __all__ = ["serve"]
@@ -67,6 +68,7 @@ class _Reloader:
 async def _main(
     config: GatewayConfig, drain: float, path: Path | None, *, reuse_port: bool = False
 ) -> int:
+    before, after = raise_open_file_limit()
     gateway = Gateway(config)
     try:
         await gateway.start(reuse_port=reuse_port)
@@ -96,7 +98,9 @@ async def _main(
         )
     click.echo(
         f"meshkit {__version__} gateway listening on {config.listen.host}:{gateway.port} "
-        f"({routes} routes; data path: {build})"
+        f"({routes} routes; data path: {build}; "
+        f"up to {gateway.server.max_connections} client connections"
+        + (f"; open-file limit raised from {before} to {after})" if after > before else ")")
     )
     await stop.wait()
     if watcher is not None:

@@ -31,7 +31,7 @@ async def test_meshkit_run_serves_the_example(running: Running) -> None:
                 banner = (await process.stdout.readline()).decode()
             build = "compiled" if data_path_compiled() else "pure Python"
             assert banner.startswith(f"meshkit {__version__} gateway listening on 127.0.0.1:8080 (")
-            assert banner.endswith(f"; data path: {build})\n")
+            assert f"; data path: {build}" in banner
             async with httpx.AsyncClient(base_url="http://127.0.0.1:8080") as http:
                 orders = [await http.get("/orders/42") for _ in range(4)]
                 users = await http.get("/api/users/7")
@@ -58,5 +58,5 @@ async def test_a_pure_build_warns_how_to_get_the_compiled_one(
         async with asyncio.timeout(20):
             banner = (await process.stdout.readline()).decode()
             warning = (await process.stderr.readline()).decode()
-    assert banner.endswith("; data path: pure Python)\n")
+    assert "; data path: pure Python" in banner
     assert warning == PURE_BUILD_WARNING + "\n"
