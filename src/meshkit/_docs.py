@@ -2,12 +2,13 @@
 
 A class compiled by mypyc becomes a C type without its docstring, and its ``__init__`` shows as
 ``(self, /, *args, **kwargs)``: ``help()`` says nothing and ``inspect.signature`` fails (or, for
-simple defaults, drops the annotations). The sources are installed beside the compiled modules,
-so the docstring and the ``__init__`` signature are read from them: parsed, never run, and only
-the first time someone asks (``__doc__`` and ``__signature__`` become lazy class attributes), so
-importing meshkit costs nothing more. Default values are evaluated in the compiled module's
-namespace, as Python would have; one that cannot be shows as its source text. A pure build is
-left as it is.
+simple defaults, drops the annotations); the module loses its docstring too. The sources are
+installed beside the compiled modules, so the docstrings and the ``__init__`` signature are read
+from them, parsed and never run. A class's are read the first time someone asks (``__doc__``
+and ``__signature__`` become lazy class attributes); a module's (class docstrings refer to it)
+at import, reading only up to its first statement. Default values are evaluated in the compiled
+module's namespace, as Python would have; one that cannot be shows as its source text. A pure
+build is left as it is.
 
 Methods keep mypyc's text signatures but not their docstrings (a C method's ``__doc__`` cannot
 be set); the pure build, or the source, has them.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import ast
 import inspect
 import sys
+import tokenize
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -29,12 +31,40 @@ _P = inspect.Parameter
 
 
 def restore_documentation(objects: Iterable[object]) -> None:
-    """Give each compiled class among ``objects`` its docstring and signature back."""
+    """Give each compiled class among ``objects`` its docstring and signature back, and its
+    module its docstring (which class docstrings refer to)."""
     for cls in objects:
-        if isinstance(cls, type) and _source_of(cls) is not None:
-            cls.__doc__ = _FromSource(cls, "doc")  # type: ignore[assignment]
-            if "__signature__" not in cls.__dict__:
-                type.__setattr__(cls, "__signature__", _FromSource(cls, "signature"))
+        if not isinstance(cls, type):
+            continue
+        source = _source_of(cls)
+        if source is None:
+            continue
+        cls.__doc__ = _FromSource(cls, "doc")  # type: ignore[assignment]
+        if "__signature__" not in cls.__dict__:
+            type.__setattr__(cls, "__signature__", _FromSource(cls, "signature"))
+        module = sys.modules[cls.__module__]
+        if not module.__doc__:
+            module.__doc__ = _module_docstring(source)
+
+
+def _module_docstring(source: Path) -> str | None:
+    # A module attribute cannot be lazy, so this reads only as far as the first statement.
+    with source.open("rb") as file:
+        for token in tokenize.tokenize(file.readline):
+            if token.type == tokenize.STRING:
+                return inspect.cleandoc(ast.literal_eval(token.string))
+            if token.type not in _BEFORE_DOCSTRING:
+                return None
+    return None  # pragma: no cover - an empty file
+
+
+_BEFORE_DOCSTRING = {
+    tokenize.ENCODING,
+    tokenize.COMMENT,
+    tokenize.NL,
+    tokenize.NEWLINE,
+    tokenize.INDENT,
+}
 
 
 class _FromSource:

@@ -12,23 +12,30 @@ import inspect
 import json
 import pydoc
 import subprocess
+import sys
 
 import meshkit
 
 
 def documentation() -> dict[str, list[str]]:
-    """Each public class's or function's docstring and signature, by name."""
+    """Each public class's or function's docstring and signature, and its module's docstring,
+    by name."""
     shown = {}
     for name in meshkit.__all__:
         value = getattr(meshkit, name)
         if callable(value):
-            shown[name] = [inspect.getdoc(value) or "", str(inspect.signature(value))]
+            module = sys.modules[value.__module__]
+            shown[name] = [
+                inspect.getdoc(value) or "",
+                str(inspect.signature(value)),
+                inspect.getdoc(module) or "",
+            ]
     return shown
 
 
 def test_every_public_class_has_its_docstring_and_signature() -> None:
     shown = documentation()
-    assert [name for name, (doc, _) in shown.items() if not doc] == []
+    assert [name for name, (doc, _, module_doc) in shown.items() if not (doc and module_doc)] == []
     assert "*args, **kwargs" not in shown["CircuitBreaker"][1]
 
 
