@@ -104,6 +104,18 @@ class LimitsConfig(_Strict):
             "(as nginx; spares the upstream work for clients that are gone for good).",
         ),
     ] = "answer"
+    normalize_path: Annotated[
+        bool,
+        Field(
+            description="Decode escaped unreserved characters and remove `.`/`..` segments "
+            "before routing, and forward that path (`/a/../api` is `/api` for routes, filters "
+            "and the upstream alike).",
+        ),
+    ] = True
+    merge_slashes: Annotated[
+        bool,
+        Field(description="Also merge runs of slashes (`/a//b` → `/a/b`) before routing."),
+    ] = False
     max_connections: (
         Annotated[
             int,

@@ -64,6 +64,7 @@ class ProxyExchange(Relay):
         "_attempts",
         "_awaiting_body",
         "_body",
+        "_client",
         "_conn",
         "_connecting",
         "_done",
@@ -101,6 +102,7 @@ class ProxyExchange(Relay):
         self._endpoint: Endpoint | None = None  # the one leased last
         self._tried: list[Endpoint] | None = None  # the ones before (on a retry)
         self._awaiting_body = False  # buffering a small body before taking a connection
+        self._client: str | None = None  # the client's address, once asked (see forwarded)
         self._tunnel_open = False
         self._pending_head = b""
         self._out_chunked = False
@@ -117,9 +119,16 @@ class ProxyExchange(Relay):
         gateway = self.gateway
         if not self._request_id:
             self._request_id = gateway.identities.request_id(self._serial)
-        route = gateway.router.match(self.head)
+        router = gateway.router
+        route = router.match(self.head)
         if route is None:
-            self._answer(404, "no route")
+            allowed = router.allowed(self.head)
+            if allowed:
+                allow = [(b"allow", b", ".join(allowed))]
+                self._answer(405, "method not allowed for this route", extra=allow)
+            else:
+                self._answer(404, "no route")
+            gateway.unrouted.record(self._status, 0.0)
             return
         self._route = route
         if route.full():
@@ -138,14 +147,14 @@ class ProxyExchange(Relay):
         route.stats.in_flight += 1
         limiter = route.rate_limiter
         if limiter is not None:
-            refusal = limiter.try_admit(route.limit_key(self.head, self.client.peer))
+            refusal = limiter.try_admit(route.limit_key(self.head, self._client_address()))
             if refusal is not None:
                 self._answer(
                     429, "rate limited", retry_after=refusal.retry_after, extra=refusal.headers()
                 )
                 return
         try:
-            self._service = gateway.mesh.route(route.pick_service())
+            self._service = gateway.mesh.route(route.pick_service(gateway.rng))
         except MeshError as exc:
             self._answer_error(exc)
             return
@@ -426,4 +435,13 @@ class ProxyExchange(Relay):
     def _hash_key(self) -> bytes:
         """The consistent-hashing key: the client's address (affinity per client); the other
         algorithms ignore it."""
-        return self.client.peer_bytes
+        if not self.gateway.behind_proxies:
+            return self.client.peer_bytes
+        return self._client_address().encode()
+
+    def _client_address(self) -> str:
+        """The client: the socket peer, or who a trusted proxy says it forwards for."""
+        address = self._client
+        if address is None:
+            address = self._client = self.gateway.client_address(self.head, self.client)
+        return address

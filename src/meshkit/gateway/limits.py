@@ -39,7 +39,9 @@ class GatewayLimits:
     ``X-Forwarded-For`` in a CGI-style upstream. ``max_connections``: client connections
     open at once; at the limit the gateway stops accepting (new clients wait in the
     listen backlog) instead of accepting and dropping. ``None``: half the open-file limit,
-    as each client may need an upstream connection too."""
+    as each client may need an upstream connection too. ``normalize_path``: decode escaped
+    unreserved characters and remove dot segments before routing (and forward that path),
+    ``merge_slashes`` too (see :mod:`~meshkit.gateway.paths`)."""
 
     max_request_line: int = 8 * 1024
     max_header_line: int = 8 * 1024
@@ -53,6 +55,8 @@ class GatewayLimits:
     request_buffer: int = 64 * 1024
     headers_with_underscores: UnderscoreAction = "drop"
     half_closed_clients: HalfCloseAction = "answer"
+    normalize_path: bool = True
+    merge_slashes: bool = False
     max_connections: int | None = None
 
     def __post_init__(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import logging
+import random
 from collections.abc import Iterator
 
 from prometheus_client.registry import CollectorRegistry
@@ -33,6 +34,7 @@ from meshkit.errors import (
 from meshkit.events import EventBus
 from meshkit.gateway.config import GatewayConfig, PoolConfig
 from meshkit.gateway.exchange import ProxyExchange
+from meshkit.gateway.forwarded import client_address, forwarded_for
 from meshkit.gateway.http1 import RequestHead
 from meshkit.gateway.identity import Identities
 from meshkit.gateway.listener import GatewayServer
@@ -80,6 +82,7 @@ class Gateway:
         *,
         clock: Clock = SYSTEM_CLOCK,
         events: EventBus | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -89,6 +92,9 @@ class Gateway:
         self.server = GatewayServer(self._exchange, limits=config.limits.build(), clock=clock)
         self._pools: dict[tuple[str, str, int], EndpointPool] = {}
         self._trusted = _networks(config)
+        self.behind_proxies = bool(self._trusted)  # trusted proxies are configured
+        self.rng = rng if rng is not None else random.Random()  # weighted splits draw from it
+        self.unrouted = RequestStats()  # requests no route took (404, 405)
         self._scheme = b"http"  # X-Forwarded-Proto: what the listener speaks (set at start)
         self._trusted_cache: dict[str, bool] = {}
         self.registry = CollectorRegistry()
@@ -98,6 +104,7 @@ class Gateway:
                 endpoints=self._endpoint_stats,
                 pools=lambda: list(self._pools.values()),
                 in_flight=lambda: self.server.in_flight,
+                unrouted=lambda: self.unrouted,
             )
         )
         self.metrics = MetricsServer(self.registry) if config.admin is not None else None
@@ -142,6 +149,7 @@ class Gateway:
         self.router = Router(routes)  # one assignment: each request sees old or new, whole
         self.server.set_limits(config.limits.build())
         self._trusted = _networks(config)
+        self.behind_proxies = bool(self._trusted)
         self._trusted_cache = {}
         self.config = config
         self._prune_pools(config)
@@ -241,6 +249,12 @@ class Gateway:
             if len(self._trusted_cache) < 10_000:
                 self._trusted_cache[peer] = known
         return known
+
+    def client_address(self, head: RequestHead, client: ClientConnection) -> str:
+        """The client's address for per-IP limits and hashing (see
+        :mod:`~meshkit.gateway.forwarded`)."""
+        chain = forwarded_for(head.header(b"x-forwarded-for"), head.header(b"forwarded"))
+        return client_address(client.peer, chain, self.trusted)
 
     def forwarding(
         self, head: RequestHead, client: ClientConnection, request_id: bytes, serial: bytes

@@ -1,8 +1,9 @@
 """Routing: match a request's host, path, method and headers to a route, precompiled.
 
-Routes are tried in order; the first match wins. Each route's conditions are compiled once
-(lowercased host, method set, regex object), so matching a request costs a few comparisons
-per route tried. A route sends to a registered service and may rewrite the path prefix.
+Routes are tried in order; the first match wins. A request no route takes is a 404 — or a
+405 with ``Allow`` when routes want its path with other methods. Each route's conditions are
+compiled once (lowercased host, method set, regex object), so matching a request costs a few
+comparisons per route tried. A route sends to a registered service and may rewrite the path prefix.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ class Route:
             return head.header(self.limit_header) or b""
         return None
 
-    def matches(self, head: RequestHead) -> bool:
+    def matches(self, head: RequestHead, *, any_method: bool = False) -> bool:
+        """Whether ``head`` is for this route (``any_method``: whatever its method)."""
         path = head.path
         if self.path is not None and path != self.path:
             return False
@@ -105,7 +107,7 @@ class Route:
             return False
         if self.host is not None and head.host.split(b":", 1)[0].lower() != self.host:
             return False
-        if self.methods and head.method not in self.methods:
+        if self.methods and not any_method and head.method not in self.methods:
             return False
         if not all(head.header(name) == value for name, value in self.headers):
             return False
@@ -118,11 +120,11 @@ class Route:
             return all(jar.get(name) == value for name, value in self.cookies)
         return True
 
-    def pick_service(self) -> str:
+    def pick_service(self, rng: random.Random) -> str:
         """The service for one request: the route's, or a weighted draw from its split."""
         if not self.split:
             return self.service
-        draw = random.random() * self.split[-1][1]
+        draw = rng.random() * self.split[-1][1]
         for service, upto in self.split:
             if draw < upto:
                 return service
@@ -158,3 +160,12 @@ class Router:
             if route.matches(head):
                 return route
         return None
+
+    def allowed(self, head: RequestHead) -> list[bytes]:
+        """After ``match`` found nothing: the methods routes would take for this path (a
+        405's ``Allow``), none if no route wants the path at all (a 404)."""
+        methods: set[bytes] = set()
+        for route in self.routes:
+            if route.matches(head, any_method=True):
+                methods |= route.methods
+        return sorted(methods)

@@ -52,6 +52,7 @@ import httptools
 from mypy_extensions import trait
 
 from meshkit.gateway.http1 import HttpError, RequestHead, check_head, response_head_bytes
+from meshkit.gateway.paths import normalize_path
 
 if TYPE_CHECKING:
     from meshkit.gateway.listener import GatewayServer
@@ -139,6 +140,7 @@ class ClientConnection:
         self._limits = limits = server.limits
         self._underscores = _UNDERSCORE_ACTIONS[limits.headers_with_underscores]
         self._abort_on_eof = limits.half_closed_clients == "abort"
+        self._normalize = limits.normalize_path
         self.transport: Any = None
         self._write: Any = None  # transport.write, looked up once
         self._reading_paused = False
@@ -326,6 +328,8 @@ class ClientConnection:
             keep_alive=parser.should_keep_alive(),
         )
         check_head(head)
+        if self._normalize and head.path[:1] == b"/":
+            head.path = normalize_path(head.path, merge_slashes=self._limits.merge_slashes)
         if head.content_length is not None and head.content_length > self._limits.max_body:
             raise HttpError(413, "request body too large")
         if self._active is None and not self._queue:

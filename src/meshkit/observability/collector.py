@@ -41,11 +41,13 @@ class GatewayCollector(Collector):
         endpoints: Callable[[], Iterable[tuple[str, str, RequestStats, bool, CircuitState | None]]],
         pools: Callable[[], Iterable[Any]],
         in_flight: Callable[[], int],
+        unrouted: Callable[[], RequestStats] | None = None,
     ) -> None:
         self._routes = routes
         self._endpoints = endpoints
         self._pools = pools
         self._in_flight = in_flight
+        self._unrouted = unrouted
 
     def collect(self) -> Iterator[Any]:
         requests = CounterMetricFamily(
@@ -64,6 +66,14 @@ class GatewayCollector(Collector):
         yield requests
         yield duration
         yield route_in_flight
+        if self._unrouted is not None:
+            unrouted = CounterMetricFamily(
+                "meshkit_unrouted_requests",
+                "Requests no route took (404, or 405 for another method), by status class.",
+                labels=["class"],
+            )
+            _add_counts(unrouted, [], self._unrouted())
+            yield unrouted
         yield from self._endpoint_families()
         yield from self._pool_families()
         yield GaugeMetricFamily(
