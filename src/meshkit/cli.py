@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from meshkit import __version__
+
+if TYPE_CHECKING:
+    from meshkit.gateway.config import GatewayConfig
 
 
 @click.group()
@@ -21,20 +26,34 @@ def demo() -> None:
     raise SystemExit(run_demo())
 
 
-@main.command()
-@click.argument("config", type=click.Path(dir_okay=False))
-def validate(config: str) -> None:
-    """Check a gateway config file; print every problem, start nothing."""
+def _load(config: str) -> GatewayConfig:
+    """The config at ``config``, or exit 2 with every problem on its own line (``validate``
+    and ``run`` refuse exactly the same files)."""
     from meshkit.errors import ConfigError
     from meshkit.gateway import load_config
 
     try:
-        loaded = load_config(config)
+        return load_config(config)
     except ConfigError as exc:
-        click.echo(f"invalid: {exc}", err=True)
+        for line in exc.problems:
+            click.echo(line, err=True)
+        count = len(exc.problems)
+        click.echo(f"{config}: invalid ({_count(count, 'problem')}); nothing started", err=True)
         raise SystemExit(2) from None
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+def validate(config: str) -> None:
+    """Check a gateway config file; print every problem, start nothing."""
+    loaded = _load(config)
     click.echo(
-        f"{config}: valid ({len(loaded.services)} services, {len(loaded.routes)} routes, "
+        f"{config}: valid ({_count(len(loaded.services), 'service')}, "
+        f"{_count(len(loaded.routes), 'route')}, "
         f"listening on {loaded.listen.host}:{loaded.listen.port})"
     )
 
@@ -46,13 +65,6 @@ def validate(config: str) -> None:
 )
 def run(config: str, drain: float) -> None:
     """Run the gateway described by CONFIG until SIGINT or SIGTERM."""
-    from meshkit.errors import ConfigError
-    from meshkit.gateway import load_config
     from meshkit.gateway.run import serve
 
-    try:
-        loaded = load_config(config)
-    except ConfigError as exc:
-        click.echo(f"invalid: {exc}", err=True)
-        raise SystemExit(2) from None
-    raise SystemExit(serve(loaded, drain=drain, path=config))
+    raise SystemExit(serve(_load(config), drain=drain, path=config))

@@ -1,7 +1,9 @@
-"""The gateway's YAML configuration, validated by pydantic before anything starts.
+"""The gateway's YAML configuration schema, validated by pydantic before anything starts.
 
-A bad file is refused as a whole with :class:`~meshkit.errors.ConfigError` listing every
-problem as ``key.path (line N): reason`` — the line found by walking the YAML node tree.
+Reading a file (bytes, YAML, duplicate keys) and turning pydantic's errors into
+``file:line:column: key.path: reason`` lines is :mod:`meshkit.gateway.config_load`'s job;
+checks across keys (unique names, known services) live in :mod:`~.config_checks`. Every field
+carries a description (its docstring), from which ``docs/configuration.md`` is generated.
 """
 
 from __future__ import annotations
@@ -9,13 +11,12 @@ from __future__ import annotations
 import ipaddress
 import re
 import ssl
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from meshkit.errors import ConfigError
+from meshkit._units import Bytes, Seconds
+from meshkit.gateway.config_checks import ConfigProblems, cross_problems
 from meshkit.gateway.filters import load_filter
 from meshkit.gateway.http1 import render_fields
 from meshkit.gateway.limits import GatewayLimits
@@ -23,13 +24,15 @@ from meshkit.gateway.router import Route
 from meshkit.ratelimit import Rate, RateLimiter, RateLimitOptions
 from meshkit.registry.models import HealthCheckSpec, ServicePolicy
 
-__all__ = ["GatewayConfig", "load_config", "parse_config"]
+__all__ = ["GatewayConfig"]
 
 _NAME = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Attribute docstrings become field descriptions: the reference docs and the JSON Schema
+    # are generated from them, and a line after a field merges more easily than an argument.
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
 class TlsConfig(_Strict):
@@ -61,14 +64,14 @@ class ListenConfig(_Strict):
 
 
 class LimitsConfig(_Strict):
-    max_request_line: Annotated[int, Field(ge=64, le=1 << 20)] = 8 * 1024
-    max_header_line: Annotated[int, Field(ge=64, le=1 << 20)] = 8 * 1024
-    max_headers_size: Annotated[int, Field(ge=256, le=1 << 24)] = 64 * 1024
+    max_request_line: Annotated[Bytes, Field(ge=64, le=1 << 20)] = 8 * 1024
+    max_header_line: Annotated[Bytes, Field(ge=64, le=1 << 20)] = 8 * 1024
+    max_headers_size: Annotated[Bytes, Field(ge=256, le=1 << 24)] = 64 * 1024
     max_headers: Annotated[int, Field(ge=1, le=10_000)] = 100
-    max_body: Annotated[int, Field(ge=0)] = 10 * 1024 * 1024
-    header_timeout: Annotated[float, Field(gt=0)] = 10.0
-    idle_timeout: Annotated[float, Field(gt=0)] = 60.0
-    body_timeout: Annotated[float, Field(gt=0)] = 30.0
+    max_body: Annotated[Bytes, Field(ge=0)] = 10 * 1024 * 1024
+    header_timeout: Annotated[Seconds, Field(gt=0)] = 10.0
+    idle_timeout: Annotated[Seconds, Field(gt=0)] = 60.0
+    body_timeout: Annotated[Seconds, Field(gt=0)] = 30.0
 
     def build(self) -> GatewayLimits:
         return GatewayLimits(**self.model_dump())
@@ -183,7 +186,7 @@ class FiltersConfig(_Strict):
 
     request: list[str] = Field(default_factory=list)
     response: list[str] = Field(default_factory=list)
-    timeout: Annotated[float, Field(gt=0, le=60)] = 1.0
+    timeout: Annotated[Seconds, Field(gt=0, le=60)] = 1.0
 
     @field_validator("request", "response")
     @classmethod
@@ -194,7 +197,7 @@ class FiltersConfig(_Strict):
 
 
 class RouteConfig(_Strict):
-    name: str = ""
+    name: Annotated[str, Field(pattern=_NAME)]
     match: MatchConfig = MatchConfig()
     service: Annotated[str, Field(pattern=_NAME)] | None = None
     split: list[SplitConfig] = Field(default_factory=list)
@@ -202,11 +205,11 @@ class RouteConfig(_Strict):
     rewrite_host: str | None = None
     request_headers: HeaderRewrite = HeaderRewrite()
     response_headers: HeaderRewrite = HeaderRewrite()
-    timeout: Annotated[float, Field(gt=0)] | None = None
+    timeout: Annotated[Seconds, Field(gt=0)] | None = None
     rate_limit: RateLimitConfig | None = None
     max_concurrent: Annotated[int, Field(ge=1)] | None = None  # the route's bulkhead...
     max_queued: Annotated[int, Field(ge=0)] = 0  # ...how many may wait for a slot...
-    max_queue_wait: Annotated[float, Field(gt=0)] = 1.0  # ...and for how long, seconds
+    max_queue_wait: Annotated[Seconds, Field(gt=0)] = 1.0  # ...and for how long, seconds
     # Retry POST/PATCH too (only if the upstream is known to be safe to repeat them).
     retry_non_idempotent: bool = False
     filters: FiltersConfig | None = None
@@ -266,6 +269,19 @@ class RouteConfig(_Strict):
         )
 
 
+class ReloadConfig(_Strict):
+    """How ``meshkit run`` picks up changes to its config file (SIGHUP always reloads at once)."""
+
+    watch: bool = True
+    """Reload when the file changes; ``false``: only on SIGHUP."""
+    settle: Annotated[Seconds, Field(ge=0, le=3600)] = 3.0
+    """How long a changed file must stay unchanged (time, size and content) before it is
+    applied, so that a file written in several steps is never applied half-written. Writing
+    the file atomically (a temporary file renamed over it) makes a short value safe."""
+    poll: Annotated[Seconds, Field(gt=0, le=3600)] = 1.0
+    """How often the file is looked at."""
+
+
 class GatewayConfig(_Strict):
     listen: ListenConfig = ListenConfig()
     admin: ListenConfig | None = None  # /metrics (Prometheus) and /healthz; None: off
@@ -276,87 +292,37 @@ class GatewayConfig(_Strict):
     limits: LimitsConfig = LimitsConfig()
     services: list[ServiceConfig] = Field(default_factory=list)
     routes: list[RouteConfig] = Field(default_factory=list)
+    reload: ReloadConfig = ReloadConfig()
+    """Reloading on file changes: on by default, applied once the file has settled."""
 
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
-        for item in value:
+        problems = []
+        for index, item in enumerate(value):
             try:
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
-                raise ValueError(f"{item!r} is not an IP address or network") from None
+                problems.append(((index,), f"{item!r} is not an IP address or network (CIDR)"))
+        if problems:
+            raise ConfigProblems(problems)
         return value
 
     @model_validator(mode="after")
     def _workers_need_a_fixed_port(self) -> GatewayConfig:
         if self.workers > 1 and (self.listen.port == 0 or self.admin is not None):
-            raise ValueError(
+            problem = (
                 "several workers need a fixed listen port and no admin listener "
                 "(each worker would need its own)"
             )
+            raise ConfigProblems([(("workers",), problem)])
         return self
 
     @model_validator(mode="after")
-    def _routes_name_known_services(self) -> GatewayConfig:
-        known = {s.name for s in self.services}
-        missing = sorted({name for r in self.routes for name in r.services} - known)
-        if missing:
-            raise ValueError(f"routes name services that are not defined: {', '.join(missing)}")
+    def _names_unique_and_known(self) -> GatewayConfig:
+        # The loader runs the same checks on the raw mapping (to report them alongside field
+        # errors); this keeps a config built in Python to the same rules.
+        problems = cross_problems(self.model_dump())
+        if problems:
+            raise ConfigProblems(problems)
         return self
-
-
-def parse_config(text: str, *, source: str = "<config>") -> GatewayConfig:
-    """Validate YAML ``text``; ``ConfigError`` lists every problem with its key path and line."""
-    try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        raise ConfigError(f"{source}: not valid YAML{where}: {exc}", option=None) from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping", option=None)
-    try:
-        return GatewayConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False, include_input=False):
-            path = [str(p) for p in error["loc"]]
-            line = _line_of(root, error["loc"])
-            where = ".".join(path) or "(top level)"
-            if line is not None:
-                where += f" (line {line})"
-            problems.append(f"{where}: {error['msg']}")
-        raise ConfigError(f"{source}: " + "; ".join(problems), option=None) from None
-
-
-def load_config(path: str | Path) -> GatewayConfig:
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{file}: cannot read: {exc.strerror or exc}", option=None) from None
-    return parse_config(text, source=str(file))
-
-
-def _line_of(node: Any, location: tuple[Any, ...]) -> int | None:
-    """The 1-based line of the YAML node at ``location`` (as deep as it exists)."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in location:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == part:
-                    node, line = value, key.start_mark.line + 1
-                    break
-            else:
-                return line
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line

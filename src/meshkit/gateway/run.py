@@ -1,9 +1,5 @@
-"""Run a gateway in the foreground: reload on SIGHUP or when the file changes; drain and exit
-on SIGINT or SIGTERM.
-
-A reload reads and validates the whole file first; a bad file is refused with its problems
-printed, and the running configuration keeps serving. Reloads never overlap.
-"""
+"""Run a gateway in the foreground: reload on SIGHUP or when the file changes (see
+:mod:`meshkit.gateway.reloader`); drain and exit on SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
@@ -17,46 +13,15 @@ import click
 
 from meshkit._build import data_path_compiled, stale_compiled_modules
 from meshkit.clock import SYSTEM_CLOCK
-from meshkit.errors import ConfigError
-from meshkit.gateway.config import GatewayConfig, load_config
+from meshkit.gateway.config import GatewayConfig
 from meshkit.gateway.proxy import Gateway
+from meshkit.gateway.reloader import Reloader
 
 __all__ = ["serve"]
 
-_WATCH_INTERVAL = 1.0  # seconds between looks at the file's modification time
 
-
-class _Reloader:
-    def __init__(self, gateway: Gateway, path: Path) -> None:
-        self.gateway = gateway
-        self.path = path
-        self._lock = asyncio.Lock()
-        self._stamp = self._mtime()
-
-    def _mtime(self) -> float:
-        try:
-            return self.path.stat().st_mtime
-        except OSError:
-            return 0.0
-
-    async def reload(self, reason: str) -> None:
-        async with self._lock:
-            self._stamp = self._mtime()
-            try:
-                config = load_config(self.path)
-                await self.gateway.reload(config)
-            except ConfigError as exc:
-                click.echo(
-                    f"reload refused ({reason}); still serving the old config: {exc}", err=True
-                )
-                return
-            click.echo(f"reloaded {self.path} ({reason})")
-
-    async def watch(self) -> None:
-        while True:
-            await SYSTEM_CLOCK.sleep(_WATCH_INTERVAL)
-            if self._mtime() != self._stamp:
-                await self.reload("file changed")
+def _report(message: str, error: bool) -> None:
+    click.echo(message, err=error)
 
 
 async def _main(
@@ -75,10 +40,10 @@ async def _main(
         loop.add_signal_handler(sig, stop.set)
     watcher = None
     if path is not None:
-        reloader = _Reloader(gateway, path)
+        reloader = Reloader(path, gateway.reload, config.reload, clock=SYSTEM_CLOCK, report=_report)
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reloader.reload("SIGHUP")))
         watcher = loop.create_task(reloader.watch())
-    routes = len(config.routes)
+    routes = _count(len(config.routes), "route")
     build = "compiled" if data_path_compiled() else "pure Python"
     stale = stale_compiled_modules()
     if stale:
@@ -89,7 +54,7 @@ async def _main(
         )
     click.echo(
         f"meshkit gateway listening on {config.listen.host}:{gateway.port} "
-        f"({routes} routes; data path: {build})"
+        f"({routes}; data path: {build})"
     )
     await stop.wait()
     if watcher is not None:
@@ -99,6 +64,10 @@ async def _main(
     click.echo(f"draining (up to {drain:g}s)")
     await gateway.stop(drain)
     return 0
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def serve(config: GatewayConfig, *, drain: float = 10.0, path: str | Path | None = None) -> int:

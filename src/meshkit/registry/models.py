@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from meshkit._units import Seconds
 from meshkit.balancing.options import AlgorithmName
 from meshkit.errors import InvalidRegistration
 
@@ -60,10 +61,10 @@ class ServicePolicy(_Record):
     """Per-service settings the mesh applies when calling the service."""
 
     algorithm: AlgorithmName = "p2c_ewma"
-    timeout: Annotated[float, Field(gt=0, le=3600)] | None = None
+    timeout: Annotated[Seconds, Field(gt=0, le=3600)] | None = None
     max_attempts: Annotated[int, Field(ge=1, le=10)] = 1
     breaker: bool = True
-    slow_start: Annotated[float, Field(ge=0, le=3600)] = 0.0
+    slow_start: Annotated[Seconds, Field(ge=0, le=3600)] = 0.0
 
 
 class HealthCheckSpec(_Record):
@@ -71,10 +72,10 @@ class HealthCheckSpec(_Record):
 
     kind: Literal["http", "tcp", "ttl", "none"] = "none"
     path: Annotated[str, Field(pattern=r"^/[\x21-\x7e]*$", max_length=1024)] = "/health"
-    interval: Annotated[float, Field(gt=0, le=3600)] = 10.0
-    timeout: Annotated[float, Field(gt=0, le=600)] = 2.0
-    ttl: Annotated[float, Field(gt=0, le=86400)] = 30.0
-    deregister_after: Annotated[float, Field(gt=0)] | None = None
+    interval: Annotated[Seconds, Field(gt=0, le=3600)] = 10.0
+    timeout: Annotated[Seconds, Field(gt=0, le=600)] = 2.0
+    ttl: Annotated[Seconds, Field(gt=0, le=86400)] = 30.0
+    deregister_after: Annotated[Seconds, Field(gt=0)] | None = None
 
 
 class Service(_Record):

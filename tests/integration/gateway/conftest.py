@@ -46,7 +46,7 @@ services:
     instances:
 {instances}
 routes:
-{routes or "  - {match: {prefix: /}, service: app}"}
+{routes or "  - {name: r0, match: {prefix: /}, service: app}"}
 """
         gateway = Gateway(parse_config(text))
         await gateway.start()

@@ -81,11 +81,15 @@ async def test_a_failing_or_slow_filter_is_a_500_and_the_connection_lives_on(
     start_gateway: StartGateway, filter_module: str
 ) -> None:
     routes = f"""
-  - {{match: {{prefix: /broken}}, service: app, filters: {{request: ["{filter_module}:broken"]}}}}
-  - match: {{prefix: /slow}}
+  - name: broken
+    match: {{prefix: /broken}}
+    service: app
+    filters: {{request: ["{filter_module}:broken"]}}
+  - name: slow
+    match: {{prefix: /slow}}
     service: app
     filters: {{request: ["{filter_module}:slow"], timeout: 0.2}}
-  - {{match: {{prefix: /}}, service: app}}"""
+  - {{name: rest, match: {{prefix: /}}, service: app}}"""
     gateway = await start_gateway(routes=routes)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
         broken = await http.get("/broken")

@@ -46,7 +46,7 @@ services:
     policy: {{max_attempts: 1}}
     instances: [{{id: raw-1, host: 127.0.0.1, port: {port}}}]
 routes:
-  - {{match: {{prefix: /}}, service: raw}}
+  - {{name: r0, match: {{prefix: /}}, service: raw}}
 """)
         )
         await gateway.start()
