@@ -11,7 +11,7 @@ import math
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, StringConstraints
 
 __all__ = ["Bytes", "Seconds", "parse_duration", "parse_size"]
 
@@ -59,9 +59,17 @@ def parse_size(value: Any) -> Any:
     return value
 
 
-# The JSON Schema says "number or string" so that editors accept "2s" without a warning.
-Seconds = Annotated[float, BeforeValidator(parse_duration, json_schema_input_type=float | str)]
+# The JSON Schema says "number, or string of this form", so that editors accept "2s" and flag
+# "2 weeks" as the loader would.
+_DURATION_TEXT = Annotated[str, StringConstraints(pattern=r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$")]
+_SIZE_TEXT = Annotated[
+    str, StringConstraints(pattern=r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$")
+]
+
+Seconds = Annotated[
+    float, BeforeValidator(parse_duration, json_schema_input_type=float | _DURATION_TEXT)
+]
 """A duration in seconds; YAML may say ``2``, ``0.25``, ``"250ms"``, ``"2s"``, ``"1m"``."""
 
-Bytes = Annotated[int, BeforeValidator(parse_size, json_schema_input_type=int | str)]
+Bytes = Annotated[int, BeforeValidator(parse_size, json_schema_input_type=int | _SIZE_TEXT)]
 """A size in bytes; YAML may say ``1048576``, ``"1MiB"``, ``"64KiB"``."""

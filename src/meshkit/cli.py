@@ -26,6 +26,21 @@ def demo() -> None:
     raise SystemExit(run_demo())
 
 
+@main.group()
+def config() -> None:
+    """The gateway config file's format."""
+
+
+@config.command()
+def schema() -> None:
+    """Print the JSON Schema of a gateway config file (for editors)."""
+    import json
+
+    from meshkit.gateway.config_docs import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
 def _load(config: str) -> GatewayConfig:
     """The config at ``config``, or exit 2 with every problem on its own line (``validate``
     and ``run`` refuse exactly the same files)."""

@@ -54,28 +54,47 @@ def _check_metadata(value: dict[str, str]) -> dict[str, str]:
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+    # Attribute docstrings are the fields' descriptions (the gateway's config reference).
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=False, use_attribute_docstrings=True
+    )
 
 
 class ServicePolicy(_Record):
     """Per-service settings the mesh applies when calling the service."""
 
     algorithm: AlgorithmName = "p2c_ewma"
+    """How an instance is picked: `p2c_ewma` (latency-aware), `round_robin`,
+    `weighted_round_robin`, `least_request`, `random`, `weighted_random`, `ring_hash`,
+    `maglev`."""
     timeout: Annotated[Seconds, Field(gt=0, le=3600)] | None = None
+    """Time a call to the service may take, all attempts together; absent: no limit."""
     max_attempts: Annotated[int, Field(ge=1, le=10)] = 1
+    """Attempts per request, the first included; retries go to another instance and draw on a
+    retry budget."""
     breaker: bool = True
+    """A circuit breaker per instance (5 consecutive failures open it for 10 s)."""
     slow_start: Annotated[Seconds, Field(ge=0, le=3600)] = 0.0
+    """Time over which a new or recovered instance ramps up to its full share of traffic; `0`: at
+    once."""
 
 
 class HealthCheckSpec(_Record):
     """How to check an instance actively (``kind="none"``: passive outlier detection only)."""
 
     kind: Literal["http", "tcp", "ttl", "none"] = "none"
+    """`http` (a GET of `path`), `tcp` (a connect), `ttl` (the instance reports in before `ttl`
+    runs out) or `none` (passive outlier detection only)."""
     path: Annotated[str, Field(pattern=r"^/[\x21-\x7e]*$", max_length=1024)] = "/health"
+    """Path the `http` check requests."""
     interval: Annotated[Seconds, Field(gt=0, le=3600)] = 10.0
+    """Time between two checks."""
     timeout: Annotated[Seconds, Field(gt=0, le=600)] = 2.0
+    """Time a check may take before it counts as failed."""
     ttl: Annotated[Seconds, Field(gt=0, le=86400)] = 30.0
+    """For `kind: ttl`: how long one report of health holds."""
     deregister_after: Annotated[Seconds, Field(gt=0)] | None = None
+    """Deregister an instance that stays critical this long; absent: never."""
 
 
 class Service(_Record):
