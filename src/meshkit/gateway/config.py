@@ -21,7 +21,7 @@ from meshkit.gateway.config_base import Strict as _Strict
 from meshkit.gateway.config_checks import ConfigProblems, cross_problems
 from meshkit.gateway.config_route import RouteConfig
 from meshkit.gateway.limits import GatewayLimits
-from meshkit.registry.models import HealthCheckSpec, ServicePolicy
+from meshkit.registry.models import HealthCheckSpec, Host, Label, ServicePolicy
 
 __all__ = ["GatewayConfig", "ReloadConfig", "RouteConfig"]
 
@@ -95,14 +95,14 @@ class InstanceConfig(_Strict):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
     """Unique id of the instance (1-128 of A-Z a-z 0-9 . _ : -); it labels the instance's
     metrics."""
-    host: str
+    host: Host
     """IP address or host name the instance listens on."""
     port: Annotated[int, Field(ge=1, le=65535)]
     """TCP port the instance listens on."""
     weight: Annotated[int, Field(ge=0, le=10_000)] = 100
     """Share of the service's traffic relative to its other instances; `0` keeps it registered but
     sends it nothing (draining)."""
-    zone: str | None = None
+    zone: Label | None = None
     """Availability zone (or rack) of the instance, for zone-aware balancing."""
     check: HealthCheckSpec = HealthCheckSpec()
     """How the instance is health-checked actively; by default it is watched passively only

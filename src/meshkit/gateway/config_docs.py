@@ -230,6 +230,10 @@ def _bound(constraint: Any) -> list[str]:
     ):
         if isinstance(constraint, kind):
             return [f"{sign} {getattr(constraint, attribute)}"]
+    if isinstance(constraint, annotated_types.MinLen) and constraint.min_length > 1:
+        return [f"at least {constraint.min_length} characters"]
+    if isinstance(constraint, annotated_types.MaxLen):
+        return [f"at most {constraint.max_length} characters"]
     pattern = getattr(constraint, "pattern", None)
     if not isinstance(pattern, str):
         return []
@@ -243,6 +247,7 @@ _PATTERNS = {
     r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$": "a header name",
     r"^(ip|route|header:[A-Za-z0-9-]+)$": "`ip`, `route` or `header:<name>`",
     r"^/[\x21-\x7e]*$": "starting with /, no spaces",
+    r"^[\x21-\x7e]+$": "printable, no spaces",
 }
 
 

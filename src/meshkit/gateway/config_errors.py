@@ -29,6 +29,7 @@ _PATTERN_HELP = {
     "id": "must be 1-128 of A-Z a-z 0-9 . _ : -",
     "key": 'must be "ip", "route" or "header:<name>" (e.g. header:x-api-key)',
     "path": "must start with / and hold no spaces",
+    "zone": "must be 1-64 printable characters without spaces",
     "add": "a header name must be letters, digits and !#$%&'*+.^_`|~-",
 }
 _TYPE_HELP = {
@@ -95,10 +96,15 @@ def problems_of(exc: ValidationError, model: type[BaseModel]) -> Iterator[Proble
             for sub_path, message in cause.problems:
                 yield (*loc, *sub_path), message
             continue
-        yield loc, describe(error, loc, model)
+        # The key whose rule was broken; for a bad key of a mapping (a header name under
+        # `add`, say), the mapping's own key.
+        names = [p for p in loc if isinstance(p, str)]
+        if error["loc"][-1:] == ("[key]",):
+            names = names[:-1]
+        yield loc, describe(error, loc, model, names[-1] if names else "")
 
 
-def describe(error: Any, loc: Path, model: type[BaseModel]) -> str:
+def describe(error: Any, loc: Path, model: type[BaseModel], field: str) -> str:
     kind = error["type"]
     given = error.get("input")
     if kind == "extra_forbidden":
@@ -111,7 +117,6 @@ def describe(error: Any, loc: Path, model: type[BaseModel]) -> str:
         allowed = error["ctx"]["expected"].replace(" or ", ", ").replace("'", "")
         return f"must be one of: {allowed}; got {_show(given)}"
     if kind == "string_pattern_mismatch":
-        field = next((p for p in reversed(loc) if isinstance(p, str)), "")
         return f"{_PATTERN_HELP.get(field, 'has the wrong form')}; got {_show(given)}"
     if kind in _TYPE_HELP:
         return f"{_TYPE_HELP[kind]}; got {_show(given)}"

@@ -87,6 +87,13 @@ class RateLimitConfig(_Strict):
         Rate.parse(value)  # ConfigError (a ValueError) names what is wrong
         return value
 
+    @model_validator(mode="after")
+    def _builds(self) -> RateLimitConfig:
+        # The limiter's own checks (burst only for the buckets, say) run at validation, so
+        # that `meshkit validate` refuses what `meshkit run` would.
+        self.build("check")
+        return self
+
     def build(self, name: str) -> tuple[RateLimiter, bytes | None]:
         keyed = self.key != "route"
         options = RateLimitOptions(

@@ -13,6 +13,7 @@ import click
 
 from meshkit._build import data_path_compiled, stale_compiled_modules
 from meshkit.clock import SYSTEM_CLOCK
+from meshkit.errors import ConfigError
 from meshkit.gateway.config import GatewayConfig
 from meshkit.gateway.proxy import Gateway
 from meshkit.gateway.reloader import Reloader
@@ -27,7 +28,11 @@ def _report(message: str, error: bool) -> None:
 async def _main(
     config: GatewayConfig, drain: float, path: Path | None, *, reuse_port: bool = False
 ) -> int:
-    gateway = Gateway(config)
+    try:
+        gateway = Gateway(config)
+    except ConfigError as exc:  # a check only building the gateway makes (validate runs it too)
+        click.echo(f"invalid: {exc}", err=True)
+        return 2
     try:
         await gateway.start(reuse_port=reuse_port)
     except OSError as exc:

@@ -23,7 +23,14 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from meshkit._units import Seconds
 from meshkit.balancing.options import AlgorithmName
@@ -31,7 +38,9 @@ from meshkit.errors import InvalidRegistration
 
 __all__ = [
     "HealthCheckSpec",
+    "Host",
     "Instance",
+    "Label",
     "Service",
     "ServicePolicy",
     "parse_instance",
@@ -43,6 +52,23 @@ _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 Name = Annotated[str, Field(pattern=_NAME)]
 Label = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
+
+
+def check_host(value: str) -> str:
+    """``value`` if it is an IP address or an RFC 1123 host name, else ``ValueError``."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        labels = value.rstrip(".").split(".")
+        if not value or not all(_HOST_LABEL.match(label) for label in labels):
+            raise ValueError(
+                f"{value[:64]!r} is neither an IP address nor a valid host name"
+            ) from None
+    return value
+
+
+Host = Annotated[str, Field(min_length=1, max_length=253), AfterValidator(check_host)]
+"""An instance's host, checked as the registry will check it."""
 Metadata = Annotated[dict[str, Annotated[str, Field(max_length=512)]], Field(max_length=64)]
 
 
@@ -135,18 +161,7 @@ class Instance(_Record):
 
     _metadata_keys = field_validator("metadata")(_check_metadata)
 
-    @field_validator("host")
-    @classmethod
-    def _valid_host(cls, value: str) -> str:
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            labels = value.rstrip(".").split(".")
-            if not value or not all(_HOST_LABEL.match(label) for label in labels):
-                raise ValueError(
-                    f"{value[:64]!r} is neither an IP address nor a valid host name"
-                ) from None
-        return value
+    _valid_host = field_validator("host")(check_host)
 
     @property
     def address(self) -> str:

@@ -66,6 +66,23 @@ REJECTED: dict[str, tuple[str | bytes, str]] = {
         "6:1: trusted_proxies: must be a list",
     ),
     "a port out of range": (GOOD + "listen: {port: 70000}\n", "6:10: listen.port: must be"),
+    # Refused only when `run` built the gateway (with a traceback) while `validate` said valid:
+    "a host the registry refuses": (
+        GOOD.replace("host: 127.0.0.1", "host: 'bad host!'"),
+        "3:26: services[0].instances[0].host: 'bad host!' is neither an IP address nor a valid "
+        "host name",
+    ),
+    "a burst for a window algorithm": (
+        GOOD.replace(
+            "service: orders}",
+            "service: orders, rate_limit: {rate: 1/s, burst: 2, algorithm: fixed_window}}",
+        ),
+        "5:54: routes[0].rate_limit: burst applies to token_bucket and gcra only",
+    ),
+    "a header name with a space": (
+        GOOD.replace("service: orders}", "service: orders, request_headers: {add: {a b: c}}}"),
+        "5:78: routes[0].request_headers.add.a b: a header name must be letters, digits",
+    ),
 }
 
 
