@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit bench clean pure docs
+.PHONY: demo test lint types unit bench clean pure docs fuzz
 
 # The gateway's data path, compiled with mypyc (as mypy and black ship themselves): the same
 # typed sources, run as C — about twice the throughput. Rebuilt whenever one of them changes;
@@ -66,5 +66,17 @@ bench: $(STAMP) $(COMPILED)
 	$(BIN)/python bench/slow_endpoint.py
 	$(BIN)/python bench/gateway.py
 
+# Coverage-guided fuzzing of the gateway's request and response paths (atheris) on the
+# Python sources; `make test` runs each for a few seconds. A crash leaves crash-* here: add
+# it to tests/fuzz/corpus/<target>/, where the suite replays it.
+FUZZ_SECONDS ?= 300
+fuzz: $(STAMP)
+	@mkdir -p .fuzz/request .fuzz/response
+	for target in request response; do \
+	  MESHKIT_FUZZ_PURE=1 $(BIN)/python tests/fuzz/fuzz_gateway.py $$target \
+	    -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http.dict \
+	    .fuzz/$$target tests/fuzz/corpus/$$target || exit 1; \
+	done
+
 clean: pure
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .fuzz

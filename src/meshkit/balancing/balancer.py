@@ -47,6 +47,7 @@ __all__ = ["LoadBalancer", "make_algorithm"]
 
 _PENALISING_STATUSES = frozenset({429, 503})
 _RAMP_STEPS = 20  # slow-start weight updates per ramp
+_REDRAWS = 5  # draws to find an endpoint a retry has not tried (Envoy suggests 3-5)
 _NEVER = float("-inf")
 
 
@@ -187,8 +188,13 @@ class LoadBalancer:
         self._rebuild()
 
     # -- the hot path ------------------------------------------------------------------------
-    def pick(self, key: bytes | None = None) -> Endpoint:
-        """An endpoint for one request (``key``: the hashing key, if the algorithm hashes)."""
+    def pick(self, key: bytes | None = None, avoid: list[Endpoint] | None = None) -> Endpoint:
+        """An endpoint for one request (``key``: the hashing key, if the algorithm hashes).
+
+        ``avoid``: endpoints this request already tried (a retry): the pick is drawn again,
+        a few times, while it lands on one of them — as Envoy's previous-hosts predicate —
+        and a hashing key is varied per draw so that a ring moves on. If every draw lands
+        there (one usable endpoint left), the last is returned: better than none."""
         if self._ramping and self._monotonic() >= self._next_ramp:
             self._rebuild()
         if self._empty:
@@ -196,7 +202,13 @@ class LoadBalancer:
                 f"{self._name}: no usable endpoint among {len(self._endpoints)}",
                 retry_after=self.options.no_endpoint_retry_after,
             )
-        return self._pick(key)
+        endpoint = self._pick(key)
+        if avoid:
+            draw = 0
+            while endpoint in avoid and draw < _REDRAWS:
+                draw += 1
+                endpoint = self._pick((key or b"") + b"#%d" % draw)
+        return endpoint
 
     def start(self, endpoint: Endpoint) -> float:
         """A request to ``endpoint`` began; returns its start time (pass it to ``finish``)."""

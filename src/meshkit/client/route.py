@@ -206,10 +206,11 @@ class ServiceRoute:
         return result
 
     # -- the decision core (the gateway drives these directly, without a coroutine) ----------
-    def lease(self, key: bytes | None = None) -> Lease:
-        """Pick an endpoint and let its breaker admit the request (``NoHealthyEndpoint`` or
+    def lease(self, key: bytes | None = None, avoid: list[Endpoint] | None = None) -> Lease:
+        """Pick an endpoint (not one in ``avoid``, a retry's earlier tries, while another is
+        usable) and let its breaker admit the request (``NoHealthyEndpoint`` or
         ``CircuitOpen`` if that cannot be); counts it in flight. Always ``settle`` it."""
-        endpoint = self.balancer.pick(key)
+        endpoint = self.balancer.pick(key, avoid)
         breaker = self._breaker(endpoint.id)
         ticket = breaker.admit() if breaker is not None else 0
         return Lease(endpoint, breaker, ticket, self.balancer.start(endpoint))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -86,6 +86,45 @@ class LimitsConfig(_Strict):
     """Time a keep-alive connection may sit idle between requests before it is closed."""
     body_timeout: Annotated[Seconds, Field(gt=0)] = 30.0
     """Time a client may pause while sending a request body; then the connection is closed."""
+    # (descriptions: the configuration reference is generated from them)
+    min_body_rate: Annotated[
+        float,
+        Field(
+            ge=0,
+            description="Bytes per second a request body must average once `body_timeout` "
+            "of grace is used up (each byte extends its deadline); 0 turns the check off.",
+        ),
+    ] = 500.0
+    request_buffer: Annotated[
+        Bytes,
+        Field(
+            ge=0,
+            le=1 << 24,
+            description="Request bodies up to this many bytes are read whole before an "
+            "upstream connection is taken (a slow client holds none); larger bodies stream. "
+            "0: stream all.",
+        ),
+    ] = 64 * 1024
+    headers_with_underscores: Annotated[
+        Literal["drop", "allow", "reject"],
+        Field(
+            description="Request header names holding `_`: drop the field (as nginx), allow "
+            "it, or reject the request with 400 (they could pass for `-` names in CGI-style "
+            "upstreams: X_Forwarded_For for X-Forwarded-For).",
+        ),
+    ] = "drop"
+    half_closed_clients: Annotated[
+        Literal["answer", "abort"],
+        Field(
+            description="A client that ends its sending side after a request (`nc -N`): "
+            "`answer` it (as HAProxy), or `abort` its request and the upstream call at once "
+            "(as nginx; spares the upstream work for clients that are gone for good).",
+        ),
+    ] = "answer"
+    max_connections: Annotated[int, Field(ge=1, le=1 << 24)] | None = None
+    # (a description inside `X | None` is not the field's: hence a docstring here)
+    """Client connections open at once; at the limit the gateway stops accepting (clients wait
+    in the listen backlog). Default (absent): half the open-file limit."""
 
     def build(self) -> GatewayLimits:
         return GatewayLimits(**self.model_dump())
@@ -109,12 +148,38 @@ class InstanceConfig(_Strict):
     (outlier detection)."""
 
 
+class PoolConfig(_Strict):
+    """Keep-alive connections to each endpoint of a service."""
+
+    max_connections: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=1 << 20,
+            description="Connections open to one endpoint at most; beyond, requests get 503 "
+            "(or go to another endpoint, where the route may retry).",
+        ),
+    ] = 1024
+    max_idle: Annotated[
+        int, Field(ge=0, le=1 << 20, description="Idle keep-alive connections kept per endpoint.")
+    ] = 64
+    idle_timeout: Annotated[
+        Seconds, Field(gt=0, description="Time an idle connection is kept before it is closed.")
+    ] = 60.0
+    connect_timeout: Annotated[
+        Seconds,
+        Field(gt=0, le=600, description="Time to establish a connection before giving up."),
+    ] = 2.0
+
+
 class ServiceConfig(_Strict):
     name: Annotated[str, Field(pattern=_NAME)]
     """Name routes send to (a DNS label: 1-63 of a-z 0-9 -, not starting or ending with -);
     unique."""
     policy: ServicePolicy = ServicePolicy()
     """How calls to the service are balanced, retried and timed out."""
+    pool: PoolConfig = PoolConfig()
+    """Keep-alive connections to each of the service's instances."""
     instances: list[InstanceConfig] = Field(default_factory=list)
     """The service's instances; a service may have none yet."""
 

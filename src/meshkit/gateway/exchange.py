@@ -2,18 +2,23 @@
 
 Theory of operation
 -------------------
-``start`` matches a route (404 if none), leases an endpoint from the service's route (its
-balancer and the endpoint's breaker: 503 with ``Retry-After`` if none can take it), and takes
-an idle pooled connection — or opens one, the only step that needs a task. Once attached, the
-request head goes out, then the body as it arrives (re-framed by the gateway; buffered only
-while no connection is attached). The upstream's answer comes back through
-:class:`~meshkit.gateway.upstream.ResponseSink` callbacks: the head settles the lease (so the
-balancer, breaker and outlier detection see the status at once) and is written to the client
-together with the first body bytes; the body streams through, with each side pausing the
-other's reading while its own socket is full.
+``start`` matches a route (404 if none), leases an
+endpoint from the service's route (its balancer and the endpoint's breaker: 503 with
+``Retry-After`` if none can take it), and takes an idle pooled connection — or opens one,
+the only step that needs a task. A client waiting with ``Expect: 100-continue`` is told to
+go on only then, once the request is routed and admitted. A body up to ``request_buffer``
+bytes is read whole before any of that (nginx's request buffering: a client trickling its
+body holds no upstream connection); a larger one streams. Once attached, the request head
+goes out, then the body as it arrives (re-framed by the gateway; buffered only while no
+connection is attached). The upstream's answer comes back through
+:class:`~meshkit.gateway.upstream.ResponseSink` callbacks: the head settles the lease (so
+the balancer, breaker and outlier detection see the status at once) and is written to the
+client together with the first body bytes; the body streams through, with each side pausing
+the other's reading while its own socket is full.
 
 Retries: a connect failure, a reused connection the upstream had closed, or a 502/503/504
-answer without ``Retry-After`` is retried on a newly leased endpoint, at once, while the
+answer without ``Retry-After`` is retried on a newly leased endpoint — one not tried yet for
+this request while there is one (Envoy's previous-hosts predicate) — at once, while the
 service's attempts and retry budget allow — for idempotent methods (or any method where the
 route says ``retry_non_idempotent``), and for bodies up to 64 KiB, which are kept while they
 go out so that they can be sent again. A route or service timeout is one clock timer per
@@ -28,7 +33,7 @@ import logging
 from typing import TYPE_CHECKING, Final
 
 from meshkit.clock import TimerHandle
-from meshkit.errors import MeshError, UpstreamError, UpstreamTimeout
+from meshkit.errors import BulkheadFull, MeshError, UpstreamError, UpstreamTimeout
 from meshkit.gateway.exchange_relay import Relay
 from meshkit.gateway.http1 import RequestHead, request_head_bytes
 from meshkit.gateway.outgoing import OutgoingBody
@@ -37,6 +42,7 @@ from meshkit.health.outlier import ErrorKind
 from meshkit.observability.stats import stats_of
 
 if TYPE_CHECKING:
+    from meshkit.balancing import Endpoint
     from meshkit.client.route import Lease, ServiceRoute
     from meshkit.gateway.proxy import Gateway
     from meshkit.gateway.router import Route
@@ -56,10 +62,12 @@ class ProxyExchange(Relay):
 
     __slots__ = (
         "_attempts",
+        "_awaiting_body",
         "_body",
         "_conn",
         "_connecting",
         "_done",
+        "_endpoint",
         "_lease",
         "_pool",
         "_request_id",
@@ -68,6 +76,7 @@ class ProxyExchange(Relay):
         "_service",
         "_t0",
         "_timer",
+        "_tried",
         "client",
         "gateway",
         "head",
@@ -89,8 +98,10 @@ class ProxyExchange(Relay):
         # None for the common bodiless request: nothing to frame, hold or replay
         self._body = OutgoingBody(head) if head.has_body else None
         self._attempts = 0
+        self._endpoint: Endpoint | None = None  # the one leased last
+        self._tried: list[Endpoint] | None = None  # the ones before (on a retry)
+        self._awaiting_body = False  # buffering a small body before taking a connection
         self._tunnel_open = False
-        self._early: list[bytes] = []
         self._pending_head = b""
         self._out_chunked = False
         self._started_response = False
@@ -144,7 +155,24 @@ class ProxyExchange(Relay):
         self._proceed()
 
     def _proceed(self) -> None:
+        """Admitted: let a waiting client send its body; read a small body whole first."""
+        head, body = self.head, self._body
+        if head.expect_continue:
+            self.client.send_continue()
+        if body is not None and not body.ended and self._buffers(body):
+            self._awaiting_body = True  # end() (or a body outgrowing the buffer) goes on
+            return
+        self._go()
+
+    def _buffers(self, body: OutgoingBody) -> bool:
+        """Whether the body is read whole before an upstream connection is taken."""
+        limit = self.gateway.server.limits.request_buffer
+        length = self.head.content_length
+        return body.held <= limit if length is None else length <= limit
+
+    def _go(self) -> None:
         """Arm the deadline and send the request on its way."""
+        self._awaiting_body = False
         route, service = self._route, self._service
         assert route is not None
         assert service is not None
@@ -158,12 +186,18 @@ class ProxyExchange(Relay):
 
     def body(self, chunk: bytes) -> None:
         body = self._body
-        if body is not None and not self._done and body.add(chunk, self._conn):
+        if body is None or self._done:
+            return
+        if body.add(chunk, self._conn):
             self.client.pause_reading()
+        if self._awaiting_body and not self._buffers(body):
+            self._go()  # a chunked body outgrew the buffer: stream the rest
 
     def end(self) -> None:
         if self._body is not None:
             self._body.finish(None if self._done else self._conn)
+        if self._awaiting_body and not self._done:
+            self._go()
 
     def abort(self) -> None:
         """The client went away: drop the upstream side too."""
@@ -217,14 +251,19 @@ class ProxyExchange(Relay):
     def _dispatch(self) -> None:
         service = self._service
         assert service is not None
+        if self._attempts and self._endpoint is not None:  # a retry: elsewhere, if it can
+            if self._tried is None:
+                self._tried = []
+            self._tried.append(self._endpoint)
         self._attempts += 1
         try:
-            self._lease = lease = service.lease(self._hash_key())
+            self._lease = lease = service.lease(self._hash_key(), self._tried)
         except MeshError as exc:
             self._answer_error(exc)
             return
+        self._endpoint = lease.endpoint
         instance = lease.endpoint.payload
-        self._pool = pool = self.gateway.pool(instance.host, instance.port)
+        self._pool = pool = self.gateway.pool(service.name, instance.host, instance.port)
         conn = pool.take_idle()
         if conn is not None:
             self._attach(conn)
@@ -243,8 +282,12 @@ class ProxyExchange(Relay):
         if error is None:
             self._attach(task.result())
             return
-        kind = ErrorKind.TIMEOUT if isinstance(error, UpstreamTimeout) else ErrorKind.CONNECT_FAILED
-        self._settle(error=kind)
+        if isinstance(error, BulkheadFull):
+            self._settle(cancelled=True)  # the gateway's own pool is full, not the endpoint
+        elif isinstance(error, UpstreamTimeout):
+            self._settle(error=ErrorKind.TIMEOUT)
+        else:
+            self._settle(error=ErrorKind.CONNECT_FAILED)
         if isinstance(error, MeshError) and self._may_retry(stale=True):
             self._dispatch()
         elif isinstance(error, MeshError):

@@ -1,12 +1,14 @@
 """Relaying the upstream's answer to the client: the head (settling the lease, retrying a
 502/503/504 elsewhere, editing headers, framing for the client) and the body as it streams.
 
-The head is framed but held until the first body bytes, so a small answer leaves in one
-write; the body is re-framed (chunked when the length is unknown) and the upstream's socket
-pauses while the client's is full. A base of
-:class:`~meshkit.gateway.exchange.ProxyExchange`, stacked on :class:`Tunnel` so the slotted
-layouts line up; besides its own two attributes it uses the exchange's.
-"""
+A ``101 Switching Protocols`` nobody asked for is refused (502): relayed, it would turn the
+client's connection into a raw pipe it never agreed to. For statuses that forbid a body
+(1xx, 204, 304) no framing field is relayed, whatever the upstream sent. The head is framed
+but held until the first body bytes, so a small answer leaves in one write; the body is
+re-framed (chunked when the length is unknown) and the upstream's socket pauses while the
+client's is full. A base of :class:`~meshkit.gateway.exchange.ProxyExchange`, stacked on
+:class:`Tunnel` so the slotted layouts line up; besides its own two attributes it uses the
+exchange's."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from meshkit.client.transport import parse_retry_after
 from meshkit.gateway.exchange_tunnel import Tunnel
 from meshkit.gateway.http1 import RequestHead, response_head_bytes
 from meshkit.gateway.response_head import ResponseHead
+from meshkit.gateway.upstream import BadUpstreamResponse
+from meshkit.health.outlier import ErrorKind
 
 if TYPE_CHECKING:
     from meshkit.gateway.router import Route
@@ -41,12 +45,16 @@ class Relay(Tunnel):
     def response_head(self, head: ResponseHead) -> None:
         if self._done:
             return
+        upgrade = self.head.upgrade
+        if head.status == 101 and upgrade is None:
+            self._settle(error=ErrorKind.RESET)  # a protocol switch nobody asked for
+            self._answer_error(BadUpstreamResponse("an unsolicited 101 Switching Protocols"))
+            return
         retry_after = None
         if head.retry_after is not None and head.status in (429, 503):
             retry_after = parse_retry_after(head.retry_after.decode("latin-1"))
         self._status = head.status
         self._settle(status=head.status, retry_after=retry_after)
-        upgrade = self.head.upgrade
         if head.status == 101 and upgrade is not None:
             self._open_tunnel(head, upgrade)
             return
@@ -84,12 +92,10 @@ class Relay(Tunnel):
         """Frame the response head for the client; it goes out with the first body bytes.
         ``headers``: the fields to send, edited; ``None``: the upstream's, as they came."""
         request = self.head
-        no_body = (
-            request.method == b"HEAD"
-            or head.status in _NO_BODY_STATUSES
-            or 100 <= head.status < 200
-        )
-        length = None if head.chunked else head.content_length
+        status = head.status
+        forbidden = status in _NO_BODY_STATUSES or 100 <= status < 200  # no body, no framing
+        no_body = forbidden or request.method == b"HEAD"
+        length = None if head.chunked or forbidden else head.content_length
         http10 = request.version == "1.0"
         self._out_chunked = length is None and not no_body and not http10
         keep_alive = self._keep_alive() and not (http10 and length is None)

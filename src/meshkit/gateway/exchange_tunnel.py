@@ -1,5 +1,8 @@
 """Tunnels: after an upgrade request and the upstream's ``101 Switching Protocols``, the
 exchange relays raw bytes both ways (WebSocket and other upgrades) until one end closes.
+What the client sent after its request while the upstream had not answered yet is held by
+the client connection, and goes first (or, if the upstream declines, is read as the next
+requests).
 
 A base of :class:`~meshkit.gateway.exchange.ProxyExchange` (after :class:`LocalAnswers`, in
 one line so that the slotted layouts stack); the attributes it uses besides its own two are
@@ -22,8 +25,7 @@ __all__ = ["Tunnel"]
 
 
 class Tunnel(LocalAnswers):
-    __slots__ = ("_early", "_tunnel_open")
-    _early: list[bytes]
+    __slots__ = ("_tunnel_open",)
     _tunnel_open: bool
 
     # provided by ProxyExchange
@@ -41,17 +43,15 @@ class Tunnel(LocalAnswers):
         self.client.write(
             response_head_bytes(101, headers, content_length=None, keep_alive=True, upgrade=value)
         )
-        if self._early and self._conn is not None:
-            self._conn.write(b"".join(self._early))
-        self._early.clear()
+        held = self.client.open_tunnel()
+        if held and self._conn is not None:
+            self._conn.write(held)
         self._cancel_timer()  # a tunnel lives as long as both ends want it
 
     def tunnel_from_client(self, data: bytes) -> None:
         conn = self._conn
         if self._tunnel_open and conn is not None:
             conn.write(data)
-        elif not self._done:
-            self._early.append(data)  # sent before the upstream agreed: forwarded after
 
     def tunnel_from_upstream(self, data: bytes) -> None:
         if not self._done:

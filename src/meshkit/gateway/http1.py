@@ -56,6 +56,7 @@ _NOT_FORWARDED: Final = HOP_BY_HOP | {b"content-length"}
 # Request fields the gateway writes itself (Host, and the forwarding and trace headers it
 # computes from the client's — see Gateway.forwarding), so the client's copies never pass.
 _NOT_RELAYED: Final = _NOT_FORWARDED | {
+    b"expect",  # the gateway answers 100-continue itself, once the request is admitted
     b"host",
     b"traceparent",
     b"x-forwarded-for",

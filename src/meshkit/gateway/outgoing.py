@@ -32,6 +32,11 @@ class OutgoingBody:
         self._replay_size = 0
 
     @property
+    def held(self) -> int:
+        """Bytes held while no upstream connection is attached."""
+        return self._buffered
+
+    @property
     def replayable(self) -> bool:
         """Whether a retry could send everything that went out so far again."""
         return not self.sent or self._replay is not None

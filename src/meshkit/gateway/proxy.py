@@ -31,7 +31,7 @@ from meshkit.errors import (
     UpstreamTimeout,
 )
 from meshkit.events import EventBus
-from meshkit.gateway.config import GatewayConfig
+from meshkit.gateway.config import GatewayConfig, PoolConfig
 from meshkit.gateway.exchange import ProxyExchange
 from meshkit.gateway.http1 import RequestHead
 from meshkit.gateway.identity import Identities
@@ -64,6 +64,9 @@ ERROR_TABLE: tuple[tuple[type[BaseException], int, str], ...] = (
 """Exception type → (status, message), first match wins; anything else is a 500."""
 
 
+_DEFAULT_POOL = PoolConfig()
+
+
 def _networks(config: GatewayConfig) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     return [ipaddress.ip_network(n, strict=False) for n in config.trusted_proxies]
 
@@ -84,7 +87,7 @@ class Gateway:
         self.router = Router([route.build(i) for i, route in enumerate(config.routes)])
         self.mesh = ServiceMesh(clock=clock, events=events)
         self.server = GatewayServer(self._exchange, limits=config.limits.build(), clock=clock)
-        self._pools: dict[tuple[str, int], EndpointPool] = {}
+        self._pools: dict[tuple[str, str, int], EndpointPool] = {}
         self._trusted = _networks(config)
         self._scheme = b"http"  # X-Forwarded-Proto: what the listener speaks (set at start)
         self._trusted_cache: dict[str, bool] = {}
@@ -137,10 +140,28 @@ class Gateway:
                 route = dataclasses.replace(route, stats=old_stats[route.name])
             routes.append(route)
         self.router = Router(routes)  # one assignment: each request sees old or new, whole
-        self.server.limits = config.limits.build()
+        self.server.set_limits(config.limits.build())
         self._trusted = _networks(config)
         self._trusted_cache = {}
         self.config = config
+        self._prune_pools(config)
+
+    def _prune_pools(self, config: GatewayConfig) -> None:
+        """Close the pools of endpoints no longer configured (their series go with them);
+        apply pool options that changed to the rest."""
+        wanted = {
+            (service.name, instance.host, instance.port): service.pool
+            for service in config.services
+            for instance in service.instances
+        }
+        for key in [k for k in self._pools if k not in wanted]:
+            self._pools.pop(key).close()
+        for key, pool in self._pools.items():
+            options = wanted[key]
+            pool.max_total = options.max_connections
+            pool.max_idle = options.max_idle
+            pool.idle_timeout = options.idle_timeout
+            pool.connect_timeout = options.connect_timeout
 
     async def _reconcile(self, config: GatewayConfig) -> None:
         """Make the mesh hold exactly ``config``'s services and instances (from nothing at
@@ -185,13 +206,25 @@ class Gateway:
                 breaker = route.breaker_state(endpoint.id)
                 yield service.name, endpoint.id, stats_of(endpoint), endpoint.available, breaker
 
-    def pool(self, host: str, port: int) -> EndpointPool:
-        key = (host, port)
+    def pool(self, service: str, host: str, port: int) -> EndpointPool:
+        """The connections to one endpoint of ``service`` (made on first use)."""
+        key = (service, host, port)
         pool = self._pools.get(key)
         if pool is None:
             server = self.server
+            options = next(
+                (s.pool for s in self.config.services if s.name == service), _DEFAULT_POOL
+            )
             pool = self._pools[key] = EndpointPool(
-                host, port, clock=self.clock, now=lambda: server.now
+                host,
+                port,
+                service=service,
+                max_idle=options.max_idle,
+                max_total=options.max_connections,
+                idle_timeout=options.idle_timeout,
+                connect_timeout=options.connect_timeout,
+                clock=self.clock,
+                now=lambda: server.now,
             )
         return pool
 

@@ -15,6 +15,7 @@ from meshkit._build import data_path_compiled, stale_compiled_modules
 from meshkit.clock import SYSTEM_CLOCK
 from meshkit.errors import ConfigError
 from meshkit.gateway.config import GatewayConfig
+from meshkit.gateway.listener import raise_open_file_limit
 from meshkit.gateway.proxy import Gateway
 from meshkit.gateway.reloader import Reloader
 
@@ -28,6 +29,7 @@ def _report(message: str, error: bool) -> None:
 async def _main(
     config: GatewayConfig, drain: float, path: Path | None, *, reuse_port: bool = False
 ) -> int:
+    before, after = raise_open_file_limit()
     try:
         gateway = Gateway(config)
     except ConfigError as exc:  # a check only building the gateway makes (validate runs it too)
@@ -59,7 +61,9 @@ async def _main(
         )
     click.echo(
         f"meshkit gateway listening on {config.listen.host}:{gateway.port} "
-        f"({routes}; data path: {build})"
+        f"({routes}; data path: {build}; "
+        f"up to {gateway.server.max_connections} client connections"
+        + (f"; open-file limit raised from {before} to {after})" if after > before else ")")
     )
     await stop.wait()
     if watcher is not None:

@@ -2,23 +2,38 @@
 
 Theory of operation
 -------------------
-``data_received`` feeds llhttp; its callbacks build a :class:`RequestHead` while enforcing
-the size limits as bytes arrive (414 request line, 431 header line / total / count), then
-:func:`check_head` validates framing and the body limit (413). Each request is handed to the
-server's handler, which returns a :class:`RequestSink`; the body's chunks go to the sink as
-they arrive and the sink writes the response back through :meth:`ClientConnection.write`,
-then calls :meth:`ClientConnection.finished`. There is no task or future per request: the
-whole path is callbacks, as in a bare forwarder. Back-pressure runs both ways: a sink pauses
-this connection's reading (:meth:`pause_reading`) and hears when the client's socket is
-writable again (:meth:`RequestSink.client_writable`).
+``data_received`` feeds llhttp; its callbacks build
+a :class:`RequestHead` while enforcing the size limits (414 request line, 431 header line /
+total / count), then :func:`check_head` validates framing and the body limit (413). The
+limits hold as bytes arrive, not only once a line is whole: llhttp (through httptools) keeps
+a header line until it ends, so after each read a head still incomplete is measured from the
+bytes since its last line end — one line without end is refused at once, holding at most one
+read. Each request is handed to the server's handler, which returns a :class:`RequestSink`;
+the body's chunks go to the sink as they arrive and the sink writes the response back
+through :meth:`ClientConnection.write`, then calls :meth:`ClientConnection.finished`. There
+is no task or future per request: the whole path is callbacks, as in a bare forwarder.
+Back-pressure runs both ways: a sink pauses this connection's reading
+(:meth:`pause_reading`) and hears when the client's socket is writable again
+(:meth:`RequestSink.client_writable`).
 
-Reading goes on while a request is handled, so a client that hangs up is noticed at once and
-its request aborted (the upstream call with it). Pipelined requests queue in order, their
-bodies buffered, at most a few before reading pauses.
+Reading goes on while a request is handled, so a client that hangs up is noticed and its
+request aborted (the upstream call with it). A client that only half-closes (``shutdown``
+of its sending side after the request, as ``nc -N`` does) is still answered by default:
+what it asked before its end is served, then the connection closes (``half_closed_clients:
+abort`` treats the end as a hang-up instead). Pipelined requests queue in order,
+their bodies buffered, at most a few before reading pauses; a malformed request behind good
+ones is answered (400, then close) only after their answers, in order.
+
+``Expect: 100-continue`` is answered by the exchange once the request is routed and
+admitted (:meth:`ClientConnection.send_continue`), never before. Header names holding ``_``
+are dropped, kept or refused as the limits say. After an upgrade request the bytes that
+follow are held until the upstream agrees (101: they start the tunnel) or declines (any
+other answer: they are parsed as the next requests, with a fresh parser).
 
 Deadlines: a head deadline (``header_timeout``) from the first byte of a request (or from
 the connection's start) answers 408 and closes; so does a body that stalls for
-``body_timeout``; an idle deadline (``idle_timeout``) closes a keep-alive connection that
+``body_timeout`` or arrives slower than ``min_body_rate`` (unless the gateway itself paused
+reading it); an idle deadline (``idle_timeout``) closes a keep-alive connection that
 sends nothing. A connection only notes its deadline; one sweep per server
 (:mod:`~meshkit.gateway.listener`), every 0.1 s, enforces them all (no timer is made or
 cancelled per request). Any error the gateway answers itself closes the connection when
@@ -31,7 +46,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import httptools
 from mypy_extensions import trait
@@ -46,7 +61,14 @@ __all__ = ["ClientConnection", "Handler", "RequestSink"]
 _log = logging.getLogger("meshkit.gateway")
 
 _MAX_PIPELINED: Final = 8  # requests parsed ahead of their turn before reading pauses
+_MAX_HELD: Final = 64 * 1024  # bytes held after an upgrade request before reading pauses
+# A partial line longer than the target seen so far by this much is past the request line
+# (method, spaces and version take less), so the header limits apply to it.
+_REQUEST_LINE_SLACK: Final = 32
 _NO_DEADLINE, _HEAD_DEADLINE, _IDLE_DEADLINE, _BODY_DEADLINE = 0, 1, 2, 3
+_ALLOW, _DROP, _REJECT = 0, 1, 2
+_UNDERSCORE_ACTIONS: Final = {"allow": _ALLOW, "drop": _DROP, "reject": _REJECT}
+_CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 @trait
@@ -107,7 +129,9 @@ class ClientConnection:
 
     def __init__(self, server: GatewayServer) -> None:
         self._server = server
-        self._limits = server.limits
+        self._limits = limits = server.limits
+        self._underscores = _UNDERSCORE_ACTIONS[limits.headers_with_underscores]
+        self._abort_on_eof = limits.half_closed_clients == "abort"
         self.transport: Any = None
         self._write: Any = None  # transport.write, looked up once
         self._reading_paused = False
@@ -118,6 +142,10 @@ class ClientConnection:
         self._parsing: RequestSink | None = None
         self._queue: deque[_Queued] = deque()
         self._tunnel: RequestSink | None = None
+        # After an upgrade request: the bytes that follow, until the upstream agrees or not.
+        self._upgrading = False
+        self._held: list[bytes] = []
+        self._held_size = 0
         self.request_complete = False  # the active request's body has been read to its end
         self._active_has_body = False
         self._finish_pending = False
@@ -126,10 +154,19 @@ class ClientConnection:
         self.deadline = 0.0
         self.deadline_kind = _NO_DEADLINE
         self.closed = False
+        self._eof = False  # the client half-closed: answer what it asked, then close
+        self._refusal: HttpError | None = None  # a malformed request behind earlier ones
+        # the head being parsed: its target, fields, size, and the partial line after a read
+        self._in_head = False
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._header_bytes = 0
+        self._partial = 0
+        self._fed_body = 0  # body bytes handed over during the current read
+        self._head_began_at = -1  # ...before the current head began in it (-1: earlier)
         self._body_bytes = 0
+        self._body_start = 0.0  # the origin of the min_body_rate allowance
+        self._body_base = 0  # body bytes already received at that origin
 
     # -- asyncio protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -142,48 +179,67 @@ class ClientConnection:
         self._expect(_HEAD_DEADLINE, self._limits.header_timeout)
 
     def data_received(self, data: bytes) -> None:
-        if self.closed:
-            return
+        if self.closed or self._refusal is not None:
+            return  # (after a refusal nothing more is read: its answer ends the connection)
         if self._tunnel is not None:
             self._tunnel.tunnel_from_client(data)
             return
+        if self._upgrading:
+            self._hold(data)
+            return
+        self._fed_body = 0
+        self._head_began_at = -1
         try:
             self._parser.feed_data(data)
+            if self._in_head:
+                self._check_partial_head(data)
         except HttpError as exc:
-            self.fail(exc.status, exc.reason)
+            self._refuse(exc)
         except httptools.HttpParserCallbackError as wrapped:
             # llhttp wraps what a callback raised; our refusals say what to answer.
             cause = wrapped.__cause__ or wrapped.__context__
             if isinstance(cause, HttpError):
-                self.fail(cause.status, cause.reason)
+                self._refuse(cause)
             else:
                 _log.error("request parser callback failed: %r", cause)
                 self.fail(500, "internal error")
         except httptools.HttpParserUpgrade as upgrade:
-            # A tunnel (WebSocket): from here on the bytes are not HTTP; the active request
-            # relays them once its upstream agrees to switch.
-            active = self._active
-            if active is None:
+            # An upgrade request (WebSocket, h2c): what follows is not HTTP if the upstream
+            # agrees to switch, and the next requests if it does not; held until it says.
+            if self._active is None:
                 self.fail(400, "unexpected protocol upgrade")
                 return
-            self._tunnel = active
+            self._upgrading = True
             rest = data[upgrade.args[0] :]
             if rest:
-                active.tunnel_from_client(rest)
+                self._hold(rest)
         except httptools.HttpParserError as malformed:
-            self.fail(400, f"malformed request: {malformed}")
+            self._refuse(HttpError(400, f"malformed request: {malformed}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.deadline_kind = _NO_DEADLINE
-        self._server.connections.discard(self)
+        self._server.connection_lost(self)
         active, self._active = self._active, None
         if active is not None:
             self._server.in_flight -= 1
             active.abort()  # cancels the upstream call too
 
     def eof_received(self) -> bool | None:
-        return None  # a client that stops sending has given up: close, aborting its request
+        """The client will send no more. What it asked in full is still answered (it may
+        have only shut its sending side); a request it left unfinished never will be."""
+        if self._tunnel is not None or self._server.tls or self._abort_on_eof:
+            return None  # a tunnel ends with either side; TLS cannot half-close
+        parsing = self._parsing
+        if parsing is not None and parsing is self._active:
+            return None  # its body will never end: give up on it (and close)
+        if parsing is not None:
+            self._queue.remove(cast(_Queued, parsing))  # a queued request cut short: never answered
+            self._parsing = None
+        if self.idle:
+            return None
+        self._eof = True
+        return True  # keep the sending side open for the answers
 
     def pause_writing(self) -> None:
         self.writable = False
@@ -197,6 +253,9 @@ class ClientConnection:
 
     # -- llhttp callbacks (raising HttpError aborts the parse) --------------------------------
     def on_message_begin(self) -> None:
+        self._in_head = True
+        self._head_began_at = self._fed_body
+        self._partial = 0
         self._url = b""
         self._headers = []
         self._header_bytes = 0
@@ -210,9 +269,6 @@ class ClientConnection:
             raise HttpError(414, "request line too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        # Names are kept lowercase (they are case-insensitive; HTTP/2 and most proxies send
-        # them so), which spares a .lower() at every later lookup.
-        name = name.lower()
         limits = self._limits
         size = len(name) + len(value) + 4
         self._header_bytes += size
@@ -222,9 +278,35 @@ class ClientConnection:
             raise HttpError(431, "headers too large")
         if len(self._headers) >= limits.max_headers:
             raise HttpError(431, "too many headers")
-        self._headers.append((name, value))
+        if b"_" in name and self._underscores != _ALLOW:
+            if self._underscores == _DROP:
+                return
+            raise HttpError(400, "header names may not contain underscores")
+        # Names are kept lowercase (they are case-insensitive; HTTP/2 and most proxies send
+        # them so), which spares a .lower() at every later lookup.
+        self._headers.append((name.lower(), value))
+
+    def _check_partial_head(self, data: bytes) -> None:
+        """A head still incomplete after a read: bound the line llhttp holds unfinished."""
+        newline = data.rfind(b"\n")
+        tail = len(data) - newline - 1  # the bytes after the last line end (all, if none)
+        if self._head_began_at >= 0:  # the head began within this read, after a body's end
+            self._partial = min(tail, len(data) - self._head_began_at)
+        elif newline < 0:
+            self._partial += len(data)
+        else:
+            self._partial = tail
+        partial = self._partial
+        if partial <= len(self._url) + _REQUEST_LINE_SLACK:
+            return  # (still) the request line: on_url measures its target as it comes
+        limits = self._limits
+        if partial > limits.max_header_line:
+            raise HttpError(431, "header line too long")
+        if self._header_bytes + partial > limits.max_headers_size:
+            raise HttpError(431, "headers too large")
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
         parser = self._parser
         head = RequestHead(
             method=parser.get_method(),
@@ -236,13 +318,13 @@ class ClientConnection:
         check_head(head)
         if head.content_length is not None and head.content_length > self._limits.max_body:
             raise HttpError(413, "request body too large")
-        if head.expect_continue and head.has_body:
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         if self._active is None and not self._queue:
             self.deadline_kind = _NO_DEADLINE
             self.request_complete = False
-            if head.has_body:  # the body must keep arriving, at most body_timeout apart
+            if head.has_body:  # the body must keep arriving: see min_body_rate
                 self._expect(_BODY_DEADLINE, self._limits.body_timeout)
+                self._body_start = self._server.now
+                self._body_base = 0
             self._start(head, parsing=True)
         else:
             queued = _Queued(head)
@@ -250,9 +332,16 @@ class ClientConnection:
             self._parsing = queued
 
     def on_body(self, chunk: bytes) -> None:
-        if self.deadline_kind == _BODY_DEADLINE:
-            self.deadline = self._server.now + self._limits.body_timeout
+        self._fed_body += len(chunk)
         self._body_bytes += len(chunk)
+        if self.deadline_kind == _BODY_DEADLINE:
+            limits = self._limits
+            stall = self._server.now + limits.body_timeout
+            rate = limits.min_body_rate
+            if rate:
+                earned = (self._body_bytes - self._body_base) / rate
+                stall = min(stall, self._body_start + limits.body_timeout + earned)
+            self.deadline = stall
         if self._body_bytes > self._limits.max_body:
             raise HttpError(413, "request body too large")
         if self._parsing is not None:
@@ -282,12 +371,29 @@ class ClientConnection:
         if not self.closed:
             self._write(data)
 
+    def send_continue(self) -> None:
+        """``100 Continue``: the active request (which sent ``Expect: 100-continue``) is
+        routed and admitted, so its body will be read. Not sent once the body is in."""
+        if not self.closed and not self.request_complete:
+            self._write(_CONTINUE)
+
+    def open_tunnel(self) -> bytes:
+        """The upstream agreed to the active request's upgrade: from now on bytes are
+        relayed raw. Returns what the client sent after the request meanwhile."""
+        self._upgrading = False
+        self._tunnel = self._active
+        held = b"".join(self._held)
+        self._held = []
+        self._held_size = 0
+        self.resume_reading()
+        return held
+
     def pause_reading(self) -> None:
         if not self.closed:
             self._pause()
 
     def resume_reading(self) -> None:
-        if not self.closed and self._reading_paused:
+        if not self.closed and self._reading_paused and self._refusal is None:
             self._reading_paused = False
             self.transport.resume_reading()
 
@@ -317,8 +423,17 @@ class ClientConnection:
             self.close()  # asked to, or the request's body was not read to its end
             return
         self.resume_reading()  # if a full queue or a slow upstream paused it
+        if self._upgrading:  # (nothing is queued behind an upgrade: its bytes were held)
+            self._upgrade_declined()
+            if self.closed or self._active is not None:
+                return  # the held bytes began the next request: its end goes on from here
         if not self._queue:
-            self._expect(_IDLE_DEADLINE, self._limits.idle_timeout)
+            if self._refusal is not None:
+                self.fail(self._refusal.status, self._refusal.reason)
+            elif self._eof:
+                self.close()  # everything the client asked is answered
+            else:
+                self._expect(_IDLE_DEADLINE, self._limits.idle_timeout)
             return
         queued = self._queue.popleft()
         self.request_complete = queued.ended
@@ -355,6 +470,37 @@ class ClientConnection:
             self.transport.close()
 
     # -- internals ---------------------------------------------------------------------------
+    def _refuse(self, error: HttpError) -> None:
+        """The request being read is malformed or refused. Answered at once if it is the
+        only one; behind requests still unanswered, after them (their answers first)."""
+        parsing = self._parsing
+        if self.idle or parsing is self._active:
+            self.fail(error.status, error.reason)
+            return
+        if parsing is not None:
+            self._queue.remove(cast(_Queued, parsing))  # a queued request whose body went wrong
+            self._parsing = None
+        self._refusal = error
+        self._in_head = False
+        self._pause()
+
+    def _hold(self, data: bytes) -> None:
+        self._held.append(data)
+        self._held_size += len(data)
+        if self._held_size > _MAX_HELD:
+            self._pause()  # open_tunnel or the declining answer resumes us
+
+    def _upgrade_declined(self) -> None:
+        """The upstream answered an upgrade request without switching: the bytes held since
+        are the next requests, for a fresh parser (llhttp stops for good at an upgrade)."""
+        self._upgrading = False
+        self._parser = httptools.HttpRequestParser(self)
+        held = b"".join(self._held)
+        self._held = []
+        self._held_size = 0
+        if held:
+            self.data_received(held)
+
     def _start(self, head: RequestHead, *, parsing: bool) -> RequestSink:
         """Make ``head`` the active request (``parsing``: its body is still arriving)."""
         self._active_has_body = head.has_body
@@ -380,6 +526,12 @@ class ClientConnection:
         if kind == _HEAD_DEADLINE:
             self.fail(408, "request head not received in time")
         elif kind == _BODY_DEADLINE:
+            if self._reading_paused:
+                # the gateway stopped reading (a slow upstream): not the client's delay
+                self._expect(_BODY_DEADLINE, self._limits.body_timeout)
+                self._body_start = self._server.now
+                self._body_base = self._body_bytes
+                return
             active, self._active = self._active, None
             if active is not None:
                 self._server.in_flight -= 1

@@ -5,12 +5,18 @@ reports each response to its current *sink* (the request's exchange) as it arriv
 body chunks, end — or failure. Nothing waits on a future per request: the proxy's hot path is
 callbacks from the socket to the sink and back, as in a bare forwarder.
 
-An :class:`EndpointPool` keeps idle keep-alive connections per endpoint (last in, first out,
-so a few warm connections serve a light load), at most ``max_idle`` idle and ``max_total`` in
-all, each idle at most ``idle_timeout`` seconds. A connection is reused only if its response
+An :class:`EndpointPool` keeps idle keep-alive connections per endpoint of a service (last
+in, first out, so a few warm connections serve a light load), at most ``max_idle`` idle and
+``max_total`` in all (beyond: ``BulkheadFull``, a 503 that does not count against the
+endpoint), each idle at most ``idle_timeout`` seconds. A connection is reused only if its response
 was complete and both sides allowed keep-alive; a malformed or truncated response discards
 it. A reused connection found closed before any response byte arrives is reported as
 *stale*, so the exchange may resend the request on a fresh connection.
+
+A response head may hold at most 64 KiB, counted as bytes arrive (llhttp keeps a line until
+it ends, so a head that never ends is cut off after one read past the limit, not at the
+route's timeout). A response with neither a length nor chunked framing ends where the
+upstream closes the connection (RFC 9112 §6.3): that close, if clean, completes it.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import httptools
 from mypy_extensions import trait
 
 from meshkit.clock import SYSTEM_CLOCK, Clock
-from meshkit.errors import ConnectFailed, UpstreamError, UpstreamTimeout
+from meshkit.errors import BulkheadFull, ConnectFailed, UpstreamError, UpstreamTimeout
 from meshkit.gateway.response_head import ResponseHead, watched_name
 
 __all__ = ["BadUpstreamResponse", "EndpointPool", "ResponseSink", "UpstreamConnection"]
@@ -86,6 +92,9 @@ class UpstreamConnection:
         self.exchanges = 0
         self._head_only = False
         self._interim = False
+        self._awaiting_head = False  # bytes still belong to a response head
+        self._head_seen = 0  # bytes received for it so far
+        self._until_close = False  # the body ends where the upstream closes
         self.tunnel = False  # after a 101 answer: raw bytes both ways, never pooled again
 
     # -- asyncio protocol --------------------------------------------------------------------
@@ -104,17 +113,35 @@ class UpstreamConnection:
             return
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade as exc:
-            self.tunnel = True
-            rest = data[exc.args[0] :]
-            if rest and self.sink is not None:
-                self.sink.tunnel_from_upstream(rest)
-        except httptools.HttpParserError as exc:
-            self._fail(BadUpstreamResponse(f"malformed upstream response: {exc}"), stale=False)
+            if self._awaiting_head:
+                self._head_seen += len(data)
+                if self._head_seen > _MAX_RESPONSE_HEAD:
+                    raise BadUpstreamResponse("upstream response head too large")
+        except BadUpstreamResponse as refused:  # (one name per type: mypyc types it once)
+            self._fail(refused, stale=False)
+        except httptools.HttpParserUpgrade as switched:
+            self._switched(data[switched.args[0] :])
+        except httptools.HttpParserError as malformed:
+            self._fail(
+                BadUpstreamResponse(f"malformed upstream response: {malformed}"), stale=False
+            )
+
+    def _switched(self, rest: bytes) -> None:
+        """A 101 answer ended the HTTP part: the rest is the tunnel's. (A method of its own:
+        the exchange may have refused the switch and let go of us, and in the caller mypy
+        would still take ``self.sink`` for set — which a compiled build checks.)"""
+        self.tunnel = True
+        sink = self.sink
+        if rest and sink is not None:
+            sink.tunnel_from_upstream(rest)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if self.sink is None or self.complete:
+            return
+        if self._until_close and exc is None:
+            self._keep_alive = False
+            self._end()  # the close that delimits the body: complete, not cut
             return
         stale = not self.received_any and self.exchanges > 1
         self._fail(BadUpstreamResponse("the upstream closed the connection"), stale=stale)
@@ -158,9 +185,18 @@ class UpstreamConnection:
         self._interim = 100 <= status < 200 and status != 101
         kept, watched = self._kept, self._watched
         self._reset_head()
+        self._awaiting_head = self._interim
+        self._head_seen = 0
         if self._interim or self.sink is None:
             return  # an interim answer (e.g. 100 Continue): the final one follows
-        self.sink.response_head(ResponseHead(status, kept, watched, self._keep_alive))
+        head = ResponseHead(status, kept, watched, self._keep_alive)
+        self._until_close = (
+            head.content_length is None
+            and not head.chunked
+            and not self._head_only
+            and status not in (204, 304)
+        )
+        self.sink.response_head(head)
         if self._head_only and self.sink is not None:
             self._end()  # a HEAD answer has no body, whatever its Content-Length says
 
@@ -184,6 +220,9 @@ class UpstreamConnection:
         self.exchanges += 1
         self.complete = False
         self.received_any = False
+        self._awaiting_head = True
+        self._head_seen = 0
+        self._until_close = False
         self._head_only = head_only
         if head_only:
             self._parser = httptools.HttpResponseParser(self)  # llhttp must not wait for a body
@@ -229,6 +268,7 @@ class EndpointPool:
         host: str,
         port: int,
         *,
+        service: str = "",
         max_idle: int = 64,
         max_total: int = 1024,
         connect_timeout: float = 2.0,
@@ -238,6 +278,7 @@ class EndpointPool:
     ) -> None:
         self.host = host
         self.port = port
+        self.service = service
         self.max_idle = max_idle
         self.max_total = max_total
         self.connect_timeout = connect_timeout
@@ -265,7 +306,11 @@ class EndpointPool:
 
     async def open(self) -> UpstreamConnection:
         if self.total >= self.max_total:
-            raise ConnectFailed(f"{self.host}:{self.port}: {self.max_total} connections in use")
+            raise BulkheadFull(
+                f"{self.service} {self.host}:{self.port}: all {self.max_total} connections in use",
+                retry_after=1.0,
+                policy="upstream_pool",
+            )
         self.total += 1
         loop = asyncio.get_running_loop()
         try:

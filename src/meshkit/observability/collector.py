@@ -102,21 +102,25 @@ class GatewayCollector(Collector):
     def _pool_families(self) -> Iterator[Any]:
         open_ = GaugeMetricFamily(
             "meshkit_upstream_connections",
-            "Upstream connections by address.",
-            labels=["address", "state"],
+            "Upstream connections by service and address.",
+            labels=["service", "address", "state"],
         )
         connects = CounterMetricFamily(
-            "meshkit_upstream_connects", "Upstream connections opened.", labels=["address"]
+            "meshkit_upstream_connects",
+            "Upstream connections opened.",
+            labels=["service", "address"],
         )
         reuses = CounterMetricFamily(
-            "meshkit_upstream_reuses", "Requests sent on a reused connection.", labels=["address"]
+            "meshkit_upstream_reuses",
+            "Requests sent on a reused connection.",
+            labels=["service", "address"],
         )
         for pool in self._pools():
-            address = f"{pool.host}:{pool.port}"
-            open_.add_metric([address, "open"], pool.total)
-            open_.add_metric([address, "idle"], pool.idle)
-            connects.add_metric([address], pool.connects)
-            reuses.add_metric([address], pool.reuses)
+            labels = [pool.service, f"{pool.host}:{pool.port}"]
+            open_.add_metric([*labels, "open"], pool.total)
+            open_.add_metric([*labels, "idle"], pool.idle)
+            connects.add_metric(labels, pool.connects)
+            reuses.add_metric(labels, pool.reuses)
         yield open_
         yield connects
         yield reuses

@@ -11,6 +11,8 @@ from meshkit.gateway import Gateway, parse_config
 from meshkit.testing import FakeUpstream
 
 StartGateway = Callable[..., Awaitable[Gateway]]
+Serve = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+RawGateway = Callable[..., Awaitable[Gateway]]
 
 
 @pytest.fixture
@@ -58,6 +60,57 @@ routes:
         await gateway.stop(1.0)
 
 
+@pytest.fixture
+async def raw_gateway() -> AsyncIterator[RawGateway]:
+    """``await raw_gateway(serve, policy=..., limits=..., route=...)``: a gateway whose only
+    upstream runs ``serve(reader, writer)`` on each connection it gets — an upstream that
+    misbehaves exactly as a test writes it."""
+    servers: list[asyncio.Server] = []
+    gateways: list[Gateway] = []
+
+    async def start(
+        serve: Serve,
+        *,
+        policy: str = "{max_attempts: 1}",
+        limits: str = "{}",
+        route: str = "",
+        pool: str = "",
+    ) -> Gateway:
+        async def guarded(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                await serve(reader, writer)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(guarded, "127.0.0.1", 0)
+        servers.append(server)
+        port = server.sockets[0].getsockname()[1]
+        gateway = Gateway(
+            parse_config(f"""
+listen: {{host: 127.0.0.1, port: 0}}
+limits: {limits}
+services:
+  - name: raw
+    policy: {policy}
+    {f"pool: {pool}" if pool else ""}
+    instances: [{{id: raw-1, host: 127.0.0.1, port: {port}}}]
+routes:
+  - {{name: raw, match: {{prefix: /}}, service: raw{route}}}
+""")
+        )
+        await gateway.start()
+        gateways.append(gateway)
+        return gateway
+
+    yield start
+    for gateway in gateways:
+        await gateway.stop(1.0)
+    for server in servers:
+        server.close()
+
+
 async def exchange(
     port: int, data: bytes, *, read_timeout: float = 5.0, until_close: bool = False
 ) -> tuple[bytes, bool]:
@@ -93,6 +146,8 @@ def _complete(data: bytes) -> bool:
     head, sep, body = data.partition(b"\r\n\r\n")
     if not sep:
         return False
+    if status_of(head) in (204, 304):
+        return True  # no body, whatever the head says
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":

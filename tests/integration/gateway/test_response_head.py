@@ -5,59 +5,32 @@ that answers exactly the bytes each test gives it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 
-from meshkit.gateway import Gateway, parse_config
+from meshkit.gateway import Gateway
 from meshkit.gateway.response_head import watched_name
 
-from .conftest import exchange, status_of
+from .conftest import RawGateway, exchange, status_of
 
 Answer = Callable[[bytes], Awaitable[Gateway]]
 
 
 @pytest.fixture
-async def answering() -> AsyncIterator[Answer]:
+def answering(raw_gateway: RawGateway) -> Answer:
     """``await answering(raw)``: a gateway whose only upstream answers every request with
     the bytes ``raw``."""
-    servers: list[asyncio.Server] = []
-    gateways: list[Gateway] = []
 
     async def start(raw: bytes) -> Gateway:
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                while await reader.readuntil(b"\r\n\r\n"):
-                    writer.write(raw)
-                    await writer.drain()
-            except (asyncio.IncompleteReadError, ConnectionError):
-                pass
-            finally:
-                writer.close()
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(raw)
+                await writer.drain()
 
-        server = await asyncio.start_server(serve, "127.0.0.1", 0)
-        servers.append(server)
-        port = server.sockets[0].getsockname()[1]
-        gateway = Gateway(
-            parse_config(f"""
-listen: {{host: 127.0.0.1, port: 0}}
-services:
-  - name: raw
-    policy: {{max_attempts: 1}}
-    instances: [{{id: raw-1, host: 127.0.0.1, port: {port}}}]
-routes:
-  - {{name: r0, match: {{prefix: /}}, service: raw}}
-""")
-        )
-        await gateway.start()
-        gateways.append(gateway)
-        return gateway
+        return await raw_gateway(serve)
 
-    yield start
-    for gateway in gateways:
-        await gateway.stop(1.0)
-    for server in servers:
-        server.close()
+    return start
 
 
 def head_lines(response: bytes) -> list[bytes]:
