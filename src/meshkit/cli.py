@@ -10,6 +10,7 @@ from meshkit import __version__
 
 if TYPE_CHECKING:
     from meshkit.gateway.config import GatewayConfig
+    from meshkit.gateway.settle import FileStamp
 
 
 @click.group()
@@ -41,14 +42,14 @@ def schema() -> None:
     click.echo(json.dumps(json_schema(), indent=2))
 
 
-def _load(config: str) -> GatewayConfig:
-    """The config at ``config``, or exit 2 with every problem on its own line (``validate``
-    and ``run`` refuse exactly the same files)."""
+def _load(config: str) -> tuple[GatewayConfig, FileStamp]:
+    """The config at ``config`` and the stamp of the bytes it came from, or exit 2 with every
+    problem on its own line (``validate`` and ``run`` refuse exactly the same files)."""
     from meshkit.errors import ConfigError
-    from meshkit.gateway import load_config
+    from meshkit.gateway.config_load import read_config
 
     try:
-        return load_config(config)
+        return read_config(config)
     except ConfigError as exc:
         for line in exc.problems:
             click.echo(line, err=True)
@@ -65,7 +66,7 @@ def _count(number: int, noun: str) -> str:
 @click.argument("config", type=click.Path(dir_okay=False))
 def validate(config: str) -> None:
     """Check a gateway config file; print every problem, start nothing."""
-    loaded = _load(config)
+    loaded, _ = _load(config)
     click.echo(
         f"{config}: valid ({_count(len(loaded.services), 'service')}, "
         f"{_count(len(loaded.routes), 'route')}, "
@@ -82,4 +83,5 @@ def run(config: str, drain: float) -> None:
     """Run the gateway described by CONFIG until SIGINT or SIGTERM."""
     from meshkit.gateway.run import serve
 
-    raise SystemExit(serve(_load(config), drain=drain, path=config))
+    loaded, running = _load(config)
+    raise SystemExit(serve(loaded, drain=drain, path=config, running=running))

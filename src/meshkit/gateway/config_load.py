@@ -25,8 +25,9 @@ from meshkit.gateway.config import GatewayConfig
 from meshkit.gateway.config_checks import Path as KeyPath
 from meshkit.gateway.config_checks import Problem, cross_problems
 from meshkit.gateway.config_errors import key_path, locate, problems_of
+from meshkit.gateway.settle import FileStamp
 
-__all__ = ["config_from", "load_config", "parse_config"]
+__all__ = ["config_from", "load_config", "parse_config", "read_config", "read_stamped"]
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -61,12 +62,35 @@ def parse_config(text: str | bytes, *, source: str = "<config>") -> GatewayConfi
 def load_config(path: str | Path) -> GatewayConfig:
     """Read and validate the file at ``path``; filter modules are imported from its directory
     and the working directory."""
+    return read_config(path)[0]
+
+
+def read_config(path: str | Path) -> tuple[GatewayConfig, FileStamp]:
+    """:func:`load_config`, with the stamp of the very bytes it validated (so that a watcher
+    knows which version is running, even if the file changed a moment later)."""
     file = Path(path)
     try:
-        data = file.read_bytes()
+        data, stamp = _read(file)
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read: {exc.strerror or exc}", option=None) from None
-    return config_from(data, source=str(file), directory=file.resolve().parent)
+    return config_from(data, source=str(file), directory=file.resolve().parent), stamp
+
+
+def read_stamped(path: Path) -> tuple[bytes, FileStamp] | None:
+    """The file's bytes and the stamp of exactly those bytes, or ``None`` if it is missing."""
+    try:
+        return _read(path)
+    except OSError:
+        return None
+
+
+def _read(path: Path) -> tuple[bytes, FileStamp]:
+    # Opened by path at every call, so a file renamed over this one is what is read; the
+    # modification time comes from the same open file as the bytes.
+    with path.open("rb") as file:
+        data = file.read()
+        mtime_ns = os.fstat(file.fileno()).st_mtime_ns
+    return data, FileStamp.of(data, mtime_ns=mtime_ns)
 
 
 def config_from(text: str | bytes, *, source: str, directory: Path | None) -> GatewayConfig:

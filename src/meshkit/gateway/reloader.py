@@ -11,34 +11,23 @@ it over the config) is picked up like an edit. Reloads never overlap.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from meshkit.clock import Clock
 from meshkit.errors import ConfigError
 from meshkit.gateway.config import GatewayConfig, ReloadConfig
-from meshkit.gateway.config_load import config_from
+from meshkit.gateway.config_load import config_from, read_stamped
 from meshkit.gateway.settle import FileStamp, SettleGate, Verdict
 
-__all__ = ["Reloader", "read_stamped"]
+__all__ = ["Reloader"]
 
 Report = Callable[[str, bool], None]  # (message, is_error)
 
 
-def read_stamped(path: Path) -> tuple[bytes, FileStamp] | None:
-    """The file's bytes and the stamp of exactly those bytes, or ``None`` if it is missing."""
-    try:
-        with path.open("rb") as file:
-            data = file.read()
-            mtime_ns = os.fstat(file.fileno()).st_mtime_ns
-    except OSError:
-        return None
-    return data, FileStamp.of(data, mtime_ns=mtime_ns)
-
-
 class Reloader:
-    """Applies new versions of ``path`` through ``apply`` (the gateway's ``reload``)."""
+    """Applies new versions of ``path`` through ``apply`` (the gateway's ``reload``);
+    ``running`` is the stamp of the version in force (:func:`~.config_load.read_config`)."""
 
     def __init__(
         self,
@@ -46,6 +35,7 @@ class Reloader:
         apply: Callable[[GatewayConfig], Awaitable[None]],
         settings: ReloadConfig,
         *,
+        running: FileStamp | None,
         clock: Clock,
         report: Report,
     ) -> None:
@@ -55,9 +45,8 @@ class Reloader:
         self._clock = clock
         self._report = report
         self._lock = asyncio.Lock()
-        current = read_stamped(path)
         # The version `meshkit run` started with counts as tried: no reload right after start.
-        self.gate = SettleGate(settings.settle, current[1] if current is not None else None)
+        self.gate = SettleGate(settings.settle, running)
 
     async def reload(self, reason: str) -> None:
         """Read, validate and apply the file now (SIGHUP)."""

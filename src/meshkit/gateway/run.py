@@ -18,6 +18,7 @@ from meshkit.gateway.config import GatewayConfig
 from meshkit.gateway.listener import raise_open_file_limit
 from meshkit.gateway.proxy import Gateway
 from meshkit.gateway.reloader import Reloader
+from meshkit.gateway.settle import FileStamp
 
 __all__ = ["serve"]
 
@@ -27,7 +28,7 @@ def _report(message: str, error: bool) -> None:
 
 
 async def _main(
-    config: GatewayConfig, drain: float, path: Path | None, *, reuse_port: bool = False
+    config: GatewayConfig, drain: float, path: _Source | None, *, reuse_port: bool = False
 ) -> int:
     before, after = raise_open_file_limit()
     try:
@@ -47,7 +48,10 @@ async def _main(
         loop.add_signal_handler(sig, stop.set)
     watcher = None
     if path is not None:
-        reloader = Reloader(path, gateway.reload, config.reload, clock=SYSTEM_CLOCK, report=_report)
+        file, running = path
+        reloader = Reloader(
+            file, gateway.reload, config.reload, running=running, clock=SYSTEM_CLOCK, report=_report
+        )
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reloader.reload("SIGHUP")))
         watcher = loop.create_task(reloader.watch())
     routes = _count(len(config.routes), "route")
@@ -79,17 +83,30 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
-def serve(config: GatewayConfig, *, drain: float = 10.0, path: str | Path | None = None) -> int:
+# The config file to reload from, and the stamp of the version `config` was read from.
+_Source = tuple[Path, FileStamp | None]
+
+
+def serve(
+    config: GatewayConfig,
+    *,
+    drain: float = 10.0,
+    path: str | Path | None = None,
+    running: FileStamp | None = None,
+) -> int:
     """Run until a stop signal; the process exit status. With ``path``, reload from it on
-    SIGHUP or when it changes. With ``config.workers`` > 1, fork that many workers sharing
-    the port and relay signals to them."""
-    source = Path(path) if path is not None else None
+    SIGHUP or when it changes (``running``: the stamp of the version ``config`` came from, see
+    :func:`~.config_load.read_config`). With ``config.workers`` > 1, fork that many workers
+    sharing the port and relay signals to them."""
+    source = (Path(path), running) if path is not None else None
     if config.workers > 1:
         return _supervise(config, drain, source)
     return _run_loop(config, drain, source, reuse_port=False)
 
 
-def _run_loop(config: GatewayConfig, drain: float, path: Path | None, *, reuse_port: bool) -> int:
+def _run_loop(
+    config: GatewayConfig, drain: float, path: _Source | None, *, reuse_port: bool
+) -> int:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a core dependency on Linux
@@ -97,7 +114,7 @@ def _run_loop(config: GatewayConfig, drain: float, path: Path | None, *, reuse_p
     return uvloop.run(_main(config, drain, path, reuse_port=reuse_port))
 
 
-def _supervise(config: GatewayConfig, drain: float, path: Path | None) -> int:
+def _supervise(config: GatewayConfig, drain: float, path: _Source | None) -> int:
     """Fork the workers (before any event loop exists), relay signals, reap them."""
     children: list[int] = []
     for _ in range(config.workers):

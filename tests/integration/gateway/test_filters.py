@@ -14,7 +14,8 @@ import pytest
 
 from meshkit.clock import FakeClock
 from meshkit.errors import ConfigError
-from meshkit.gateway import Gateway, load_config, parse_config
+from meshkit.gateway import Gateway, parse_config
+from meshkit.gateway.config_load import read_config
 from meshkit.gateway.reloader import Reloader
 from meshkit.testing import FakeUpstream
 
@@ -175,11 +176,17 @@ services: [{{name: a, instances: [{{id: u, host: 127.0.0.1, port: {upstreams[0].
 routes: [{{name: r, service: a, filters: {{request: ["{module}:check"]}}}}]
 """,
     )
-    gateway = Gateway(load_config(config))
+    loaded, running = read_config(config)
+    gateway = Gateway(loaded)
     await gateway.start()
     try:
         reloader = Reloader(
-            config, gateway.reload, gateway.config.reload, clock=FakeClock(), report=lambda *_: None
+            config,
+            gateway.reload,
+            loaded.reload,
+            running=running,
+            clock=FakeClock(),
+            report=lambda *_: None,
         )
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
             assert (await http.get("/")).text == "first"

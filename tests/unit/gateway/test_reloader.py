@@ -11,7 +11,9 @@ import pytest
 
 from meshkit.clock import FakeClock
 from meshkit.gateway.config import GatewayConfig, ReloadConfig
+from meshkit.gateway.config_load import read_config
 from meshkit.gateway.reloader import Reloader
+from meshkit.gateway.settle import FileStamp
 
 SERVICES = "services: [{name: app, instances: [{id: a, host: 127.0.0.1, port: 9}]}]\n"
 
@@ -29,13 +31,20 @@ def remove(path: Path) -> None:
 
 
 class Harness:
-    def __init__(self, path: Path, clock: FakeClock, settings: ReloadConfig) -> None:
+    def __init__(
+        self,
+        path: Path,
+        clock: FakeClock,
+        settings: ReloadConfig,
+        running: FileStamp | None = None,
+    ) -> None:
         self.applied: list[GatewayConfig] = []
         self.messages: list[tuple[str, bool]] = []
         self.reloader = Reloader(
             path,
             self._apply,
             settings,
+            running=running or read_config(path)[1],
             clock=clock,
             report=lambda message, error: self.messages.append((message, error)),
         )
@@ -144,3 +153,33 @@ async def test_with_watch_off_only_sighup_reloads(path: Path, clock: FakeClock) 
         assert harness.prefixes == ["/edited", "/watched", "/auto"]
     finally:
         task.cancel()
+
+
+async def test_an_edit_made_while_the_gateway_starts_is_not_lost(
+    path: Path, clock: FakeClock
+) -> None:
+    _, started_with = read_config(path)  # what `meshkit run` validated...
+    write(path, SERVICES + routes("/meanwhile"))  # ...before the file changed under it
+    harness = Harness(path, clock, ReloadConfig(settle=3.0, poll=1.0), running=started_with)
+    task = asyncio.ensure_future(harness.reloader.watch())
+    try:
+        await clock.run_for(4)
+        assert harness.prefixes == ["/meanwhile"]
+    finally:
+        task.cancel()
+
+
+async def test_duplicate_keys_on_reload_are_refused_and_the_old_config_serves(
+    path: Path, clock: FakeClock, watching: Harness
+) -> None:
+    write(path, SERVICES + routes("/a") + "services: []\n")
+    await watching.reloader.reload("SIGHUP")
+    assert watching.applied == []
+    assert watching.messages == [
+        (
+            "reload refused (SIGHUP); still serving the old config:\n"
+            f"  {path}:3:1: services: duplicate key, already set on line 1; keys must be unique "
+            "(the later one would silently replace the earlier)",
+            True,
+        )
+    ]
