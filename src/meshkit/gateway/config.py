@@ -188,7 +188,7 @@ class ReloadConfig(_Strict):
     """How ``meshkit run`` picks up changes to its config file (SIGHUP always reloads at once)."""
 
     watch: bool = True
-    """Reload when the file changes; ``false``: only on SIGHUP."""
+    """Reload when the file changes; `false`: only on SIGHUP."""
     settle: Annotated[Seconds, Field(ge=0, le=3600)] = 3.0
     """How long a changed file must stay unchanged (time, size and content) before it is
     applied, so that a file written in several steps is never applied half-written. Writing
