@@ -11,6 +11,7 @@ it over the config) is picked up like an edit. Reloads never overlap.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from meshkit.gateway.settle import FileStamp, SettleGate, Verdict
 __all__ = ["Reloader"]
 
 Report = Callable[[str, bool], None]  # (message, is_error)
+_log = logging.getLogger("meshkit.gateway.reloader")
 
 
 class Reloader:
@@ -80,6 +82,10 @@ class Reloader:
             self._report(
                 f"reload refused ({reason}); still serving the old config:\n{problems}", True
             )
+            return
+        except Exception as exc:  # a defect in applying: the watcher must outlive it
+            _log.exception("reloading %s failed", self.path)
+            self._report(f"reload failed ({reason}): {exc!r}; see the log", True)
             return
         self.settings = config.reload
         self.gate.settle = config.reload.settle

@@ -183,3 +183,36 @@ async def test_duplicate_keys_on_reload_are_refused_and_the_old_config_serves(
             True,
         )
     ]
+
+
+async def test_a_failure_while_applying_is_reported_and_the_watcher_lives_on(
+    path: Path, clock: FakeClock
+) -> None:
+    outcomes = iter([RuntimeError("bug"), None])
+
+    async def apply(config: GatewayConfig) -> None:
+        outcome = next(outcomes)
+        if outcome is not None:
+            raise outcome
+
+    messages: list[tuple[str, bool]] = []
+    reloader = Reloader(
+        path,
+        apply,
+        ReloadConfig(settle=0.0),
+        running=read_config(path)[1],
+        clock=clock,
+        report=lambda message, error: messages.append((message, error)),
+    )
+    task = asyncio.ensure_future(reloader.watch())
+    try:
+        write(path, SERVICES + routes("/one"))
+        await clock.run_for(1)
+        write(path, SERVICES + routes("/two"))
+        await clock.run_for(1)
+    finally:
+        task.cancel()
+    assert messages == [
+        ("reload failed (file changed): RuntimeError('bug'); see the log", True),
+        (f"reloaded {path} (file changed)", False),
+    ]
