@@ -56,9 +56,11 @@ class MemoryTransport:
         self.protocol = protocol
         self.out = bytearray()
         self.closed = False
+        self.write_closed = False
         self.paused = False
 
     def write(self, data: bytes) -> None:
+        assert not self.write_closed, "written after write_eof"
         if not self.closed:
             self.out += data
 
@@ -69,6 +71,12 @@ class MemoryTransport:
 
     def is_closing(self) -> bool:
         return self.closed
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        self.write_closed = True
 
     def pause_reading(self) -> None:
         self.paused = True

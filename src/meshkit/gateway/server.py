@@ -65,7 +65,10 @@ _MAX_HELD: Final = 64 * 1024  # bytes held after an upgrade request before readi
 # A partial line longer than the target seen so far by this much is past the request line
 # (method, spaces and version take less), so the header limits apply to it.
 _REQUEST_LINE_SLACK: Final = 32
-_NO_DEADLINE, _HEAD_DEADLINE, _IDLE_DEADLINE, _BODY_DEADLINE = 0, 1, 2, 3
+_NO_DEADLINE, _HEAD_DEADLINE, _IDLE_DEADLINE, _BODY_DEADLINE, _LINGER_DEADLINE = 0, 1, 2, 3, 4
+# Reading (and dropping) what a refused client still sends lasts at most this long (nginx's
+# lingering_time is 30 s, its lingering_timeout 5 s: a refused client gets less of our time).
+_LINGER: Final = 2.0
 _ALLOW, _DROP, _REJECT = 0, 1, 2
 _UNDERSCORE_ACTIONS: Final = {"allow": _ALLOW, "drop": _DROP, "reject": _REJECT}
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -154,6 +157,7 @@ class ClientConnection:
         self.deadline = 0.0
         self.deadline_kind = _NO_DEADLINE
         self.closed = False
+        self._lingering = False  # answered and closing: what still arrives is dropped
         self._eof = False  # the client half-closed: answer what it asked, then close
         self._refusal: HttpError | None = None  # a malformed request behind earlier ones
         # the head being parsed: its target, fields, size, and the partial line after a read
@@ -180,7 +184,7 @@ class ClientConnection:
 
     def data_received(self, data: bytes) -> None:
         if self.closed or self._refusal is not None:
-            return  # (after a refusal nothing more is read: its answer ends the connection)
+            return  # (answered and lingering, or behind a refusal: dropped)
         if self._tunnel is not None:
             self._tunnel.tunnel_from_client(data)
             return
@@ -228,6 +232,8 @@ class ClientConnection:
     def eof_received(self) -> bool | None:
         """The client will send no more. What it asked in full is still answered (it may
         have only shut its sending side); a request it left unfinished never will be."""
+        if self._lingering:
+            return None  # it has read our answer and is done: close
         if self._tunnel is not None or self._server.tls or self._abort_on_eof:
             return None  # a tunnel ends with either side; TLS cannot half-close
         parsing = self._parsing
@@ -461,11 +467,29 @@ class ClientConnection:
             )
             + body
         )
-        self.close()
+        self._linger()
+
+    def _linger(self) -> None:
+        """Close after an answer while the client may still be sending: end our side (FIN),
+        read and drop what still comes for up to ``_LINGER`` seconds, then close. Closing at
+        once with unread bytes makes the kernel reset the connection, which throws away the
+        answer before the client reads it (nginx's lingering close)."""
+        transport = self.transport
+        if self._server.tls or not transport.can_write_eof():
+            self.close()
+            return
+        self.closed = True
+        self._lingering = True
+        transport.write_eof()
+        if self._reading_paused:
+            self._reading_paused = False
+            transport.resume_reading()
+        self._expect(_LINGER_DEADLINE, _LINGER)
 
     def close(self) -> None:
-        if not self.closed:
+        if not self.closed or self._lingering:
             self.closed = True
+            self._lingering = False
             self.deadline_kind = _NO_DEADLINE
             self.transport.close()
 
@@ -537,5 +561,5 @@ class ClientConnection:
                 self._server.in_flight -= 1
                 active.abort()
             self.fail(408, "request body stalled")
-        elif kind == _IDLE_DEADLINE:
+        elif kind in (_IDLE_DEADLINE, _LINGER_DEADLINE):
             self.close()

@@ -62,6 +62,25 @@ async def test_an_endless_header_line_is_refused_as_it_arrives(
     assert sent <= 4 * 65536  # long before the 16 MiB: not when the line ends (it never does)
 
 
+async def test_a_client_still_sending_receives_the_refusal(start_gateway: StartGateway) -> None:
+    """The gateway ends its side and drops what still arrives for a moment before closing:
+    closed at once with unread bytes, the kernel would reset the connection and the client
+    would never see the 431 (nginx's lingering close)."""
+    gateway = await start_gateway()
+    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: ")
+    try:
+        for _ in range(64):  # 4 MiB, written without reading anything in between
+            writer.write(b"a" * 65536)
+            await writer.drain()
+    except ConnectionError:
+        pass
+    async with asyncio.timeout(5):
+        answer = await reader.read()
+    writer.close()
+    assert status_of(answer) == 431
+
+
 async def test_headers_over_the_total_are_refused_before_the_head_ends(
     start_gateway: StartGateway,
 ) -> None:
