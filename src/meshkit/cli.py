@@ -46,16 +46,21 @@ def _load(config: str) -> tuple[GatewayConfig, FileStamp]:
     """The config at ``config`` and the stamp of the bytes it came from, or exit 2 with every
     problem on its own line (``validate`` and ``run`` refuse exactly the same files)."""
     from meshkit.errors import ConfigError
+    from meshkit.gateway import Gateway
     from meshkit.gateway.config_load import read_config
 
     try:
-        return read_config(config)
+        loaded, stamp = read_config(config)
+        # Building the gateway (no socket, no task) runs the checks only construction makes,
+        # so that `validate` refuses whatever `run` would before it listens.
+        Gateway(loaded)
     except ConfigError as exc:
         for line in exc.problems:
             click.echo(line, err=True)
         count = len(exc.problems)
         click.echo(f"{config}: invalid ({_count(count, 'problem')}); nothing started", err=True)
         raise SystemExit(2) from None
+    return loaded, stamp
 
 
 def _count(number: int, noun: str) -> str:
