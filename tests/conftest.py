@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import signal
+import sys
+import tomllib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +20,7 @@ from meshkit.clock import FakeClock
 from meshkit.events import EventBus
 from meshkit.testing import EventRecorder
 
+ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -26,6 +33,70 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             "run `make unit` (rebuilds them) or `make pure` (drops them)",
             returncode=2,
         )
+
+
+@pytest.fixture(scope="session")
+def compiled_modules() -> list[str]:
+    """The modules compiled with mypyc, by name: pyproject.toml's [tool.meshkit.mypyc] list,
+    which the Makefile and the wheel's build hook read too."""
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        paths = tomllib.load(file)["tool"]["meshkit"]["mypyc"]["modules"]
+    return [path.removesuffix(".py").replace("/", ".") for path in paths]
+
+
+# Python code that imports meshkit from its sources only (never a compiled module), then runs
+# the module or script named by its first argument as __main__: the pure build, in a process of
+# its own, whichever build this checkout has.
+_PURE_PRELUDE = """
+import importlib.machinery as machinery, pathlib, runpy, sys
+source_only = machinery.FileFinder.path_hook((machinery.SourceFileLoader, [".py"]))
+def hook(path):
+    if "meshkit" not in pathlib.Path(path).parts:
+        raise ImportError(path)
+    return source_only(path)
+sys.path_hooks.insert(0, hook)
+sys.path_importer_cache.clear()
+target = sys.argv.pop(1)
+if target.endswith(".py"):
+    sys.argv[0] = target
+    runpy.run_path(target, run_name="__main__")
+else:
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.fixture(scope="session")
+def pure_python() -> list[str]:
+    """A command prefix running a module or a script with meshkit's pure build:
+    ``[*pure_python, "meshkit", "--version"]`` is ``python -m meshkit --version`` on the pure
+    sources."""
+    return [sys.executable, "-c", _PURE_PRELUDE]
+
+
+Running = Callable[..., contextlib.AbstractAsyncContextManager[asyncio.subprocess.Process]]
+
+
+@pytest.fixture
+def running() -> Running:
+    """``async with running(*command, cwd=...) as process``: a long-running command (``meshkit
+    run``) with its output piped; leaving the block sends SIGTERM, and it must exit with 0."""
+
+    @contextlib.asynccontextmanager
+    async def start(
+        *command: str | Path, cwd: Path | None = None
+    ) -> AsyncIterator[asyncio.subprocess.Process]:
+        process = await asyncio.create_subprocess_exec(
+            *command, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        try:
+            yield process
+        finally:
+            process.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(20):
+                code = await process.wait()
+        assert code == 0, f"{command} exited with {code}"
+
+    return start
 
 
 @pytest.fixture

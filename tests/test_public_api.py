@@ -43,6 +43,7 @@ EXPECTED = {
     "RateLimitOptions",
     "RateLimited",
     "RateLimiter",
+    "RedisStore",
     "Registry",
     "RegistryError",
     "Retry",

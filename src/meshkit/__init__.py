@@ -5,6 +5,9 @@ The public surface is the names below; ``tests/test_public_api.py`` locks it.
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
+from meshkit._docs import restore_documentation
 from meshkit.balancing import BalancerOptions, Endpoint, LoadBalancer
 from meshkit.clock import SYSTEM_CLOCK, Clock, FakeClock, SystemClock
 from meshkit.errors import (
@@ -32,6 +35,7 @@ from meshkit.health import HealthStatus
 from meshkit.mesh import ServiceMesh
 from meshkit.ratelimit import Rate, RateLimiter, RateLimitOptions
 from meshkit.registry import Catalog, Instance, MemoryStore, Registry, Service, SqliteStore
+from meshkit.registry.redis import RedisStore  # imports the redis client only when used
 from meshkit.resilience import (
     Backoff,
     Bulkhead,
@@ -53,7 +57,10 @@ from meshkit.resilience import (
     TimeoutOptions,
 )
 
-__version__ = "0.1.0"
+try:  # the version is written once, in pyproject.toml, and read from the installed metadata
+    __version__ = version("meshkit")
+except PackageNotFoundError:  # a source tree on sys.path that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "SYSTEM_CLOCK",
@@ -94,6 +101,7 @@ __all__ = [
     "RateLimitOptions",
     "RateLimited",
     "RateLimiter",
+    "RedisStore",
     "Registry",
     "RegistryError",
     "Retry",
@@ -114,3 +122,7 @@ __all__ = [
     "UpstreamTimeout",
     "__version__",
 ]
+
+# mypyc drops the docstrings and signatures of the classes it compiles: read them from the
+# sources when asked (help(), inspect.signature), so both builds document the same way.
+restore_documentation(globals()[name] for name in __all__)

@@ -1,13 +1,27 @@
-"""Which build of the data path runs: compiled by mypyc (``make``) or pure Python, and
-whether a compiled module is older than its source (then it runs yesterday's code)."""
+"""Which build of the data path runs: compiled by mypyc (a compiled wheel, or ``make`` in a
+checkout) or pure Python, and whether a compiled module is older than its source (then it runs
+yesterday's code). ``meshkit --version`` and the gateway's start line say which one runs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["data_path_compiled", "stale_compiled_modules"]
+__all__ = [
+    "PURE_BUILD_WARNING",
+    "build_name",
+    "data_path_compiled",
+    "stale_compiled_modules",
+    "version_line",
+]
 
 _PACKAGE = Path(__file__).resolve().parent
+
+PURE_BUILD_WARNING = (
+    "warning: the data path runs as pure Python, at about a third of the compiled build's "
+    "throughput. For the compiled build, reinstall meshkit from its source where a C compiler "
+    "is found: `MESHKIT_COMPILE=1 pip install --no-cache-dir --force-reinstall SOURCE` "
+    "(=1 fails rather than falling back), or run `make` in a checkout"
+)
 
 
 def data_path_compiled() -> bool:
@@ -15,6 +29,19 @@ def data_path_compiled() -> bool:
     from meshkit.gateway import server
 
     return not str(server.__file__).endswith(".py")
+
+
+def build_name() -> str:
+    """``"compiled"`` or ``"pure Python"``: the build of the data path that runs."""
+    return "compiled" if data_path_compiled() else "pure Python"
+
+
+def version_line() -> str:
+    """What ``meshkit --version`` prints: the version and the build, e.g.
+    ``meshkit 0.1.0 (data path: compiled)``."""
+    from meshkit import __version__
+
+    return f"meshkit {__version__} (data path: {build_name()})"
 
 
 def stale_compiled_modules(package: Path = _PACKAGE) -> list[str]:

@@ -6,7 +6,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-from meshkit import __version__
+
+def _print_version(context: click.Context, _: click.Parameter, wanted: bool) -> None:
+    # Not click's version_option: the line names the build too, which costs an import of the
+    # data path, so it is only worked out when asked for.
+    if not wanted or context.resilient_parsing:
+        return
+    from meshkit._build import version_line
+
+    click.echo(version_line())
+    context.exit()
+
 
 if TYPE_CHECKING:
     from meshkit.gateway.config import GatewayConfig
@@ -14,7 +24,14 @@ if TYPE_CHECKING:
 
 
 @click.group()
-@click.version_option(__version__, prog_name="meshkit")
+@click.option(
+    "--version",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=_print_version,
+    help="Show the version and which build of the data path runs (compiled or pure Python).",
+)
 def main() -> None:
     """meshkit — a service mesh for Python."""
 

@@ -54,6 +54,11 @@ __all__ = [
 class MeshError(Exception):
     """Root of every error meshkit raises on its own account."""
 
+    # Declared, not inherited from Exception, so that inspect.signature() and help() can show
+    # how to build one (a builtin __init__ has no signature to show).
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+
 
 class ConfigError(MeshError, ValueError):
     """An option or configuration value is invalid.

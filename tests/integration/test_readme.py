@@ -26,8 +26,12 @@ from meshkit.testing import FakeUpstream
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 BLOCK = re.compile(r"(?:<!-- (file|run): ([^>]+?) -->\n)?```(\w+)\n(.*?)```", re.S)
-# The two commands themselves: running `make test` from inside `make test` would recurse.
-NOT_RUN = "make demo   # a scripted showcase"
+NOT_RUN = (
+    # The two commands themselves: running `make test` from inside `make test` would recurse.
+    "make demo   # a scripted showcase",
+    # Installing builds a wheel for minutes; tests/unit/test_hatch_build.py covers the build.
+    "pip install .            # into the active virtual environment",
+)
 
 
 def blocks() -> list[tuple[str | None, str | None, str, str]]:
@@ -99,6 +103,19 @@ def test_editor_support_writes_the_schema(checkout: Path) -> None:
 
 def test_the_gateway_section(checkout: Path) -> None:
     run_lines(block("run", "the gateway"), checkout)
+
+
+def test_the_version_command_says_what_the_readme_shows(checkout: Path) -> None:
+    """`$ meshkit --version` as an installed (or activated) environment runs it; the build it
+    names is whichever this checkout has."""
+    command, shown = block("run", "version").removeprefix("$ ").splitlines()
+    env = {**os.environ, "PATH": f"{checkout / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["bash", "-c", command], cwd=checkout, env=env,
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert re.fullmatch(r"meshkit \S+ \(data path: (compiled|pure Python)\)\n", result.stdout)
+    assert result.stdout.split(" (")[0] == shown.split(" (")[0]
 
 
 def run_lines(script: str, cwd: Path) -> None:

@@ -1,11 +1,18 @@
-"""Telling a stale compiled module from a fresh one (pytest and ``meshkit run`` both ask)."""
+"""Which build runs, said by ``meshkit --version``, and telling a stale compiled module from a
+fresh one (pytest and ``meshkit run`` both ask)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import subprocess
 from pathlib import Path
 
-from meshkit._build import stale_compiled_modules
+from click.testing import CliRunner
+
+import meshkit
+from meshkit._build import data_path_compiled, stale_compiled_modules
+from meshkit.cli import main
 
 
 def test_a_source_newer_than_its_compiled_module_is_reported(tmp_path: Path) -> None:
@@ -20,3 +27,20 @@ def test_a_source_newer_than_its_compiled_module_is_reported(tmp_path: Path) -> 
         os.utime(library, (1_000_000 - library_age, 1_000_000 - library_age))
     (package / "lone.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")  # no source: ignored
     assert stale_compiled_modules(package) == ["meshkit/gateway/stale.py"]
+
+
+def test_the_version_is_the_package_metadata_s() -> None:
+    assert meshkit.__version__ == importlib.metadata.version("meshkit")
+
+
+def test_version_names_the_build_that_runs() -> None:
+    result = CliRunner().invoke(main, ["--version"])
+    build = "compiled" if data_path_compiled() else "pure Python"
+    assert result.output == f"meshkit {meshkit.__version__} (data path: {build})\n"
+
+
+def test_the_pure_build_says_so(pure_python: list[str]) -> None:
+    shown = subprocess.run(
+        [*pure_python, "meshkit", "--version"], capture_output=True, text=True, check=True
+    )
+    assert shown.stdout == f"meshkit {meshkit.__version__} (data path: pure Python)\n"

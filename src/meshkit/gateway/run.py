@@ -11,7 +11,12 @@ from pathlib import Path
 
 import click
 
-from meshkit._build import data_path_compiled, stale_compiled_modules
+from meshkit import __version__
+from meshkit._build import (
+    PURE_BUILD_WARNING,
+    data_path_compiled,
+    stale_compiled_modules,
+)
 from meshkit.clock import SYSTEM_CLOCK
 from meshkit.errors import ConfigError
 from meshkit.gateway.config import GatewayConfig
@@ -56,6 +61,8 @@ async def _main(
         watcher = loop.create_task(reloader.watch())
     routes = _count(len(config.routes), "route")
     build = "compiled" if data_path_compiled() else "pure Python"
+    if build != "compiled":
+        click.echo(PURE_BUILD_WARNING, err=True)
     stale = stale_compiled_modules()
     if stale:
         click.echo(
@@ -64,7 +71,7 @@ async def _main(
             err=True,
         )
     click.echo(
-        f"meshkit gateway listening on {config.listen.host}:{gateway.port} "
+        f"meshkit {__version__} gateway listening on {config.listen.host}:{gateway.port} "
         f"({routes}; data path: {build}; "
         f"up to {gateway.server.max_connections} client connections"
         + (f"; open-file limit raised from {before} to {after})" if after > before else ")")

@@ -32,6 +32,9 @@ _ANY_EXCEPTION = OutcomeFilter()  # frozen, so one shared default is safe
 
 
 class CircuitState(enum.Enum):
+    """Where a breaker stands: ``CLOSED`` lets calls through, ``OPEN`` refuses them,
+    ``HALF_OPEN`` lets a few probes through to decide between the two."""
+
     CLOSED = "closed"  # calls flow; outcomes are counted
     OPEN = "open"  # calls are refused until the break duration has passed
     HALF_OPEN = "half_open"  # a few probe calls decide between CLOSED and OPEN
