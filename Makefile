@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit bench clean pure fuzz
+.PHONY: demo test lint types unit bench clean pure docs fuzz
 
 # The gateway's data path, compiled with mypyc (as mypy and black ship themselves): the same
 # typed sources, run as C — about twice the throughput. The list of modules is
@@ -47,6 +47,10 @@ types: $(STAMP)
 
 unit: $(STAMP) $(COMPILED)
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# The configuration reference, generated from the models and examples/ (a test checks it).
+docs: $(STAMP)
+	$(BIN)/python -m meshkit.gateway.config_docs examples > docs/configuration.md
 
 bench: $(STAMP) $(COMPILED)
 	$(BIN)/python bench/pipeline.py

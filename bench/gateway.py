@@ -75,7 +75,10 @@ services:
       - {{id: hello-1, host: 127.0.0.1, port: {direct}}}
       - {{id: hello-2, host: 127.0.0.1, port: {direct}}}
 routes:
-  - {{match: {{prefix: /}}, service: hello, rate_limit: {{rate: 100000000/second, key: route}}}}
+  - name: hello
+    match: {{prefix: /}}
+    service: hello
+    rate_limit: {{rate: 100000000/second, key: route}}
 """
 
 

@@ -58,7 +58,7 @@ services:
     instances:
 {instances}
 routes:
-  - {{name: all, match: {{prefix: /}}, service: app{route}}}
+  - {{name: all, service: app{route}}}
 """
 
 

@@ -15,7 +15,7 @@ async def main() -> None:
     ]
     for server in servers:
         await server.start()
-        print(f"{server.name} on 127.0.0.1:{server.port}")
+        print(f"{server.name} on 127.0.0.1:{server.port}", flush=True)  # seen at once in a pipe
     await asyncio.Event().wait()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 
@@ -14,6 +16,11 @@ def _print_version(context: click.Context, _: click.Parameter, wanted: bool) -> 
 
     click.echo(version_line())
     context.exit()
+
+
+if TYPE_CHECKING:
+    from meshkit.gateway.config import GatewayConfig
+    from meshkit.gateway.settle import FileStamp
 
 
 @click.group()
@@ -37,20 +44,54 @@ def demo() -> None:
     raise SystemExit(run_demo())
 
 
+@main.group()
+def config() -> None:
+    """The gateway config file's format."""
+
+
+@config.command()
+def schema() -> None:
+    """Print the JSON Schema of a gateway config file (for editors)."""
+    import json
+
+    from meshkit.gateway.config_docs import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+def _load(config: str) -> tuple[GatewayConfig, FileStamp]:
+    """The config at ``config`` and the stamp of the bytes it came from, or exit 2 with every
+    problem on its own line (``validate`` and ``run`` refuse exactly the same files)."""
+    from meshkit.errors import ConfigError
+    from meshkit.gateway import Gateway
+    from meshkit.gateway.config_load import read_config
+
+    try:
+        loaded, stamp = read_config(config)
+        # Building the gateway (no socket, no task) runs the checks only construction makes,
+        # so that `validate` refuses whatever `run` would before it listens.
+        Gateway(loaded)
+    except ConfigError as exc:
+        for line in exc.problems:
+            click.echo(line, err=True)
+        count = len(exc.problems)
+        click.echo(f"{config}: invalid ({_count(count, 'problem')}); nothing started", err=True)
+        raise SystemExit(2) from None
+    return loaded, stamp
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 def validate(config: str) -> None:
     """Check a gateway config file; print every problem, start nothing."""
-    from meshkit.errors import ConfigError
-    from meshkit.gateway import load_config
-
-    try:
-        loaded = load_config(config)
-    except ConfigError as exc:
-        click.echo(f"invalid: {exc}", err=True)
-        raise SystemExit(2) from None
+    loaded, _ = _load(config)
     click.echo(
-        f"{config}: valid ({len(loaded.services)} services, {len(loaded.routes)} routes, "
+        f"{config}: valid ({_count(len(loaded.services), 'service')}, "
+        f"{_count(len(loaded.routes), 'route')}, "
         f"listening on {loaded.listen.host}:{loaded.listen.port})"
     )
 
@@ -62,13 +103,7 @@ def validate(config: str) -> None:
 )
 def run(config: str, drain: float) -> None:
     """Run the gateway described by CONFIG until SIGINT or SIGTERM."""
-    from meshkit.errors import ConfigError
-    from meshkit.gateway import load_config
     from meshkit.gateway.run import serve
 
-    try:
-        loaded = load_config(config)
-    except ConfigError as exc:
-        click.echo(f"invalid: {exc}", err=True)
-        raise SystemExit(2) from None
-    raise SystemExit(serve(loaded, drain=drain, path=config))
+    loaded, running = _load(config)
+    raise SystemExit(serve(loaded, drain=drain, path=config, running=running))

@@ -64,12 +64,16 @@ class ConfigError(MeshError, ValueError):
     """An option or configuration value is invalid.
 
     ``option`` names the offending option (a dotted path for config files) so that the message
-    can say what was wrong and what is allowed.
+    can say what was wrong and what is allowed. ``problems`` holds one line per problem when a
+    config file had several (the message is those lines joined).
     """
 
-    def __init__(self, message: str, *, option: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, option: str | None = None, problems: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.option = option
+        self.problems = problems or (message,)
 
 
 class PolicyRejected(MeshError):
@@ -126,8 +130,9 @@ class InvalidRegistration(ConfigError):
     ``"field: what is wrong"``, and the message shows them all."""
 
     def __init__(self, what: str, problems: list[str]) -> None:
-        super().__init__(f"invalid {what}: " + "; ".join(problems), option=None)
-        self.problems = problems
+        super().__init__(
+            f"invalid {what}: " + "; ".join(problems), option=None, problems=tuple(problems)
+        )
 
 
 class RegistryError(MeshError):

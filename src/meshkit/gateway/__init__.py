@@ -3,7 +3,8 @@ of the mesh with their balancing and resilience policies."""
 
 from __future__ import annotations
 
-from meshkit.gateway.config import GatewayConfig, load_config, parse_config
+from meshkit.gateway.config import GatewayConfig
+from meshkit.gateway.config_load import load_config, parse_config
 from meshkit.gateway.limits import GatewayLimits
 from meshkit.gateway.proxy import ERROR_TABLE, Gateway
 

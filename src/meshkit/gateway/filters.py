@@ -13,6 +13,12 @@ Contract
   ``response.status`` and ``response.headers`` before anything reaches the client (bodies
   stream through untouched).
 
+Where filters come from: a reference imports like an application's module does. The config
+file's directory and the working directory are on the import path (the loader puts them
+there), so ``myapp/filters.py`` next to ``mesh.yaml`` needs no ``PYTHONPATH``. A reload imports
+a referenced module again when its file changed since it was imported (only that module, not
+modules it imports in turn), so an edited filter takes effect with the config that names it.
+
 Isolation: each filter runs under ``timeout`` seconds; one that raises or runs late answers
 the client 500 with the request id (its traceback goes to the log, never to the client), and
 the connection stays usable. Header values with CR, LF or NUL are refused (that would be
@@ -22,12 +28,17 @@ response splitting). Routes without filters pay nothing: no task is made for the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
+import importlib.util
 import inspect
 import json
 import logging
+import os
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 __all__ = [
@@ -140,15 +151,50 @@ def load_filter(reference: str) -> Callable[..., Awaitable[Any]]:
     if not sep or not module_name or not attribute:
         raise ValueError(f"{reference!r} is not 'package.module:function'")
     try:
-        module = importlib.import_module(module_name)
+        module = _fresh_module(module_name)
     except ImportError as exc:
-        raise ValueError(f"cannot import {module_name!r}: {exc}") from None
+        raise ValueError(
+            f"cannot import {module_name!r}: {exc} (looked in the config file's directory, "
+            "the working directory and the installed packages)"
+        ) from None
+    except Exception as exc:  # the module itself failed while it ran: say so, not a traceback
+        raise ValueError(f"importing {module_name!r} failed: {exc!r}") from None
     function = getattr(module, attribute, None)
     if function is None:
         raise ValueError(f"{module_name!r} has no {attribute!r}")
     if not inspect.iscoroutinefunction(function):
         raise ValueError(f"{reference!r} must be an async function")
     return function  # type: ignore[no-any-return]
+
+
+# The file a filter module was imported from, as (mtime_ns, size) at that time.
+_imported: dict[str, tuple[int, int] | None] = {}
+
+
+def _fresh_module(name: str) -> ModuleType:
+    """The module ``name``, imported again if its file changed since meshkit last saw it."""
+    importlib.invalidate_caches()  # a module file created since the last look is found
+    module = sys.modules.get(name)
+    if module is None:
+        module = importlib.import_module(name)
+    elif name in _imported and _file_stamp(module) != _imported[name]:
+        source = getattr(module, "__file__", None)
+        if source:
+            # The cached bytecode is keyed by whole seconds and size: an edit within the same
+            # second that keeps the size would otherwise bring back the old code.
+            with contextlib.suppress(OSError, ValueError, NotImplementedError):
+                os.unlink(importlib.util.cache_from_source(source))
+        module = importlib.reload(module)
+    _imported[name] = _file_stamp(module)
+    return module
+
+
+def _file_stamp(module: ModuleType) -> tuple[int, int] | None:
+    try:
+        status = os.stat(module.__file__ or "")
+    except (OSError, TypeError):
+        return None
+    return status.st_mtime_ns, status.st_size
 
 
 async def run_request_filters(

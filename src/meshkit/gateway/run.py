@@ -1,9 +1,5 @@
-"""Run a gateway in the foreground: reload on SIGHUP or when the file changes; drain and exit
-on SIGINT or SIGTERM.
-
-A reload reads and validates the whole file first; a bad file is refused with its problems
-printed, and the running configuration keeps serving. Reloads never overlap.
-"""
+"""Run a gateway in the foreground: reload on SIGHUP or when the file changes (see
+:mod:`meshkit.gateway.reloader`); drain and exit on SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
@@ -23,53 +19,28 @@ from meshkit._build import (
 )
 from meshkit.clock import SYSTEM_CLOCK
 from meshkit.errors import ConfigError
-from meshkit.gateway.config import GatewayConfig, load_config
+from meshkit.gateway.config import GatewayConfig
 from meshkit.gateway.listener import raise_open_file_limit
 from meshkit.gateway.proxy import Gateway
+from meshkit.gateway.reloader import Reloader
+from meshkit.gateway.settle import FileStamp
 
 __all__ = ["serve"]
 
-_WATCH_INTERVAL = 1.0  # seconds between looks at the file's modification time
 
-
-class _Reloader:
-    def __init__(self, gateway: Gateway, path: Path) -> None:
-        self.gateway = gateway
-        self.path = path
-        self._lock = asyncio.Lock()
-        self._stamp = self._mtime()
-
-    def _mtime(self) -> float:
-        try:
-            return self.path.stat().st_mtime
-        except OSError:
-            return 0.0
-
-    async def reload(self, reason: str) -> None:
-        async with self._lock:
-            self._stamp = self._mtime()
-            try:
-                config = load_config(self.path)
-                await self.gateway.reload(config)
-            except ConfigError as exc:
-                click.echo(
-                    f"reload refused ({reason}); still serving the old config: {exc}", err=True
-                )
-                return
-            click.echo(f"reloaded {self.path} ({reason})")
-
-    async def watch(self) -> None:
-        while True:
-            await SYSTEM_CLOCK.sleep(_WATCH_INTERVAL)
-            if self._mtime() != self._stamp:
-                await self.reload("file changed")
+def _report(message: str, error: bool) -> None:
+    click.echo(message, err=error)
 
 
 async def _main(
-    config: GatewayConfig, drain: float, path: Path | None, *, reuse_port: bool = False
+    config: GatewayConfig, drain: float, path: _Source | None, *, reuse_port: bool = False
 ) -> int:
     before, after = raise_open_file_limit()
-    gateway = Gateway(config)
+    try:
+        gateway = Gateway(config)
+    except ConfigError as exc:  # a check only building the gateway makes (validate runs it too)
+        click.echo(f"invalid: {exc}", err=True)
+        return 2
     try:
         await gateway.start(reuse_port=reuse_port)
     except OSError as exc:
@@ -82,10 +53,13 @@ async def _main(
         loop.add_signal_handler(sig, stop.set)
     watcher = None
     if path is not None:
-        reloader = _Reloader(gateway, path)
+        file, running = path
+        reloader = Reloader(
+            file, gateway.reload, config.reload, running=running, clock=SYSTEM_CLOCK, report=_report
+        )
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reloader.reload("SIGHUP")))
         watcher = loop.create_task(reloader.watch())
-    routes = len(config.routes)
+    routes = _count(len(config.routes), "route")
     build = "compiled" if data_path_compiled() else "pure Python"
     if build != "compiled":
         click.echo(PURE_BUILD_WARNING, err=True)
@@ -98,7 +72,7 @@ async def _main(
         )
     click.echo(
         f"meshkit {__version__} gateway listening on {config.listen.host}:{gateway.port} "
-        f"({routes} routes; data path: {build}; "
+        f"({routes}; data path: {build}; "
         f"up to {gateway.server.max_connections} client connections"
         + (f"; open-file limit raised from {before} to {after})" if after > before else ")")
     )
@@ -112,17 +86,34 @@ async def _main(
     return 0
 
 
-def serve(config: GatewayConfig, *, drain: float = 10.0, path: str | Path | None = None) -> int:
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+# The config file to reload from, and the stamp of the version `config` was read from.
+_Source = tuple[Path, FileStamp | None]
+
+
+def serve(
+    config: GatewayConfig,
+    *,
+    drain: float = 10.0,
+    path: str | Path | None = None,
+    running: FileStamp | None = None,
+) -> int:
     """Run until a stop signal; the process exit status. With ``path``, reload from it on
-    SIGHUP or when it changes. With ``config.workers`` > 1, fork that many workers sharing
-    the port and relay signals to them."""
-    source = Path(path) if path is not None else None
+    SIGHUP or when it changes (``running``: the stamp of the version ``config`` came from, see
+    :func:`~.config_load.read_config`). With ``config.workers`` > 1, fork that many workers
+    sharing the port and relay signals to them."""
+    source = (Path(path), running) if path is not None else None
     if config.workers > 1:
         return _supervise(config, drain, source)
     return _run_loop(config, drain, source, reuse_port=False)
 
 
-def _run_loop(config: GatewayConfig, drain: float, path: Path | None, *, reuse_port: bool) -> int:
+def _run_loop(
+    config: GatewayConfig, drain: float, path: _Source | None, *, reuse_port: bool
+) -> int:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a core dependency on Linux
@@ -130,7 +121,7 @@ def _run_loop(config: GatewayConfig, drain: float, path: Path | None, *, reuse_p
     return uvloop.run(_main(config, drain, path, reuse_port=reuse_port))
 
 
-def _supervise(config: GatewayConfig, drain: float, path: Path | None) -> int:
+def _supervise(config: GatewayConfig, drain: float, path: _Source | None) -> int:
     """Fork the workers (before any event loop exists), relay signals, reap them."""
     children: list[int] = []
     for _ in range(config.workers):

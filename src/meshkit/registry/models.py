@@ -23,14 +23,24 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
+from meshkit._units import Seconds
 from meshkit.balancing.options import AlgorithmName
 from meshkit.errors import InvalidRegistration
 
 __all__ = [
     "HealthCheckSpec",
+    "Host",
     "Instance",
+    "Label",
     "Service",
     "ServicePolicy",
     "parse_instance",
@@ -42,6 +52,23 @@ _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 Name = Annotated[str, Field(pattern=_NAME)]
 Label = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
+
+
+def check_host(value: str) -> str:
+    """``value`` if it is an IP address or an RFC 1123 host name, else ``ValueError``."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        labels = value.rstrip(".").split(".")
+        if not value or not all(_HOST_LABEL.match(label) for label in labels):
+            raise ValueError(
+                f"{value[:64]!r} is neither an IP address nor a valid host name"
+            ) from None
+    return value
+
+
+Host = Annotated[str, Field(min_length=1, max_length=253), AfterValidator(check_host)]
+"""An instance's host, checked as the registry will check it."""
 Metadata = Annotated[dict[str, Annotated[str, Field(max_length=512)]], Field(max_length=64)]
 
 
@@ -53,28 +80,47 @@ def _check_metadata(value: dict[str, str]) -> dict[str, str]:
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+    # Attribute docstrings are the fields' descriptions (the gateway's config reference).
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=False, use_attribute_docstrings=True
+    )
 
 
 class ServicePolicy(_Record):
     """Per-service settings the mesh applies when calling the service."""
 
     algorithm: AlgorithmName = "p2c_ewma"
-    timeout: Annotated[float, Field(gt=0, le=3600)] | None = None
+    """How an instance is picked: `p2c_ewma` (latency-aware), `round_robin`,
+    `weighted_round_robin`, `least_request`, `random`, `weighted_random`, `ring_hash`,
+    `maglev`."""
+    timeout: Annotated[Seconds, Field(gt=0, le=3600)] | None = None
+    """Time a call to the service may take, all attempts together; absent: no limit."""
     max_attempts: Annotated[int, Field(ge=1, le=10)] = 1
+    """Attempts per request, the first included; retries go to another instance and draw on a
+    retry budget."""
     breaker: bool = True
-    slow_start: Annotated[float, Field(ge=0, le=3600)] = 0.0
+    """A circuit breaker per instance (5 consecutive failures open it for 10 s)."""
+    slow_start: Annotated[Seconds, Field(ge=0, le=3600)] = 0.0
+    """Time over which a new or recovered instance ramps up to its full share of traffic; `0`: at
+    once."""
 
 
 class HealthCheckSpec(_Record):
     """How to check an instance actively (``kind="none"``: passive outlier detection only)."""
 
     kind: Literal["http", "tcp", "ttl", "none"] = "none"
+    """`http` (a GET of `path`), `tcp` (a connect), `ttl` (the instance reports in before `ttl`
+    runs out) or `none` (passive outlier detection only)."""
     path: Annotated[str, Field(pattern=r"^/[\x21-\x7e]*$", max_length=1024)] = "/health"
-    interval: Annotated[float, Field(gt=0, le=3600)] = 10.0
-    timeout: Annotated[float, Field(gt=0, le=600)] = 2.0
-    ttl: Annotated[float, Field(gt=0, le=86400)] = 30.0
-    deregister_after: Annotated[float, Field(gt=0)] | None = None
+    """Path the `http` check requests."""
+    interval: Annotated[Seconds, Field(gt=0, le=3600)] = 10.0
+    """Time between two checks."""
+    timeout: Annotated[Seconds, Field(gt=0, le=600)] = 2.0
+    """Time a check may take before it counts as failed."""
+    ttl: Annotated[Seconds, Field(gt=0, le=86400)] = 30.0
+    """For `kind: ttl`: how long one report of health holds."""
+    deregister_after: Annotated[Seconds, Field(gt=0)] | None = None
+    """Deregister an instance that stays critical this long; absent: never."""
 
 
 class Service(_Record):
@@ -115,18 +161,7 @@ class Instance(_Record):
 
     _metadata_keys = field_validator("metadata")(_check_metadata)
 
-    @field_validator("host")
-    @classmethod
-    def _valid_host(cls, value: str) -> str:
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            labels = value.rstrip(".").split(".")
-            if not value or not all(_HOST_LABEL.match(label) for label in labels):
-                raise ValueError(
-                    f"{value[:64]!r} is neither an IP address nor a valid host name"
-                ) from None
-        return value
+    _valid_host = field_validator("host")(check_host)
 
     @property
     def address(self) -> str:

@@ -48,7 +48,7 @@ services:
     instances:
 {instances}
 routes:
-{routes or "  - {match: {prefix: /}, service: app}"}
+{routes or "  - {name: r0, match: {prefix: /}, service: app}"}
 """
         gateway = Gateway(parse_config(text))
         await gateway.start()
@@ -97,7 +97,7 @@ services:
     {f"pool: {pool}" if pool else ""}
     instances: [{{id: raw-1, host: 127.0.0.1, port: {port}}}]
 routes:
-  - {{match: {{prefix: /}}, service: raw{route}}}
+  - {{name: raw, match: {{prefix: /}}, service: raw{route}}}
 """)
         )
         await gateway.start()

@@ -12,8 +12,8 @@ from meshkit.testing import FakeUpstream
 from .conftest import StartGateway
 
 ROUTES = """
-  - {match: {prefix: /api, methods: [GET, POST, HEAD]}, service: app, rewrite_prefix: /v1}
-  - {match: {path: /slow}, service: app, timeout: 0.2}"""
+  - {name: r0, match: {prefix: /api, methods: [GET, POST, HEAD]}, service: app, rewrite_prefix: /v1}
+  - {name: r1, match: {path: /slow}, service: app, timeout: 0.2}"""
 
 
 async def test_routes_rewrite_and_spread_over_instances(start_gateway: StartGateway) -> None:
@@ -100,8 +100,8 @@ async def test_small_bodies_are_replayed_on_retry(
     start_gateway: StartGateway, upstreams: list[FakeUpstream]
 ) -> None:
     routes = """
-  - {match: {prefix: /any}, service: app, retry_non_idempotent: true}
-  - {match: {prefix: /}, service: app}"""
+  - {name: r2, match: {prefix: /any}, service: app, retry_non_idempotent: true}
+  - {name: r3, match: {prefix: /}, service: app}"""
     gateway = await start_gateway(policy="{algorithm: round_robin, max_attempts: 2}", routes=routes)
     upstreams[0].status = 503
 
@@ -137,7 +137,7 @@ async def test_route_bulkhead_refuses_beyond_its_concurrency(
     start_gateway: StartGateway, upstreams: list[FakeUpstream]
 ) -> None:
     routes = """
-  - {match: {prefix: /}, service: app, max_concurrent: 1}"""
+  - {name: r4, match: {prefix: /}, service: app, max_concurrent: 1}"""
     gateway = await start_gateway(routes=routes)
     for upstream in upstreams:
         upstream.delay = 0.3
@@ -155,7 +155,12 @@ async def test_route_bulkhead_queue_waits_for_a_slot_then_gives_up(
     start_gateway: StartGateway, upstreams: list[FakeUpstream]
 ) -> None:
     routes = """
-  - {match: {prefix: /}, service: app, max_concurrent: 1, max_queued: 1, max_queue_wait: 0.5}"""
+  - name: r5
+    match: {prefix: /}
+    service: app
+    max_concurrent: 1
+    max_queued: 1
+    max_queue_wait: 0.5"""
     gateway = await start_gateway(routes=routes)
     for upstream in upstreams:
         upstream.delay = 0.2
@@ -286,8 +291,11 @@ async def test_route_rate_limit_answers_429_with_ratelimit_headers(
     start_gateway: StartGateway,
 ) -> None:
     routes = """
-  - {match: {prefix: /limited}, service: app, rate_limit: {rate: 2/minute, key: "header:x-api-key"}}
-  - {match: {prefix: /}, service: app}"""
+  - name: r6
+    match: {prefix: /limited}
+    service: app
+    rate_limit: {rate: 2/minute, key: "header:x-api-key"}
+  - {name: r7, match: {prefix: /}, service: app}"""
     gateway = await start_gateway(routes=routes)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
         alice = [await http.get("/limited", headers={"x-api-key": "alice"}) for _ in range(3)]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
+from asyncio.subprocess import Process
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -15,6 +18,29 @@ from meshkit.gateway import Gateway, parse_config
 from meshkit.testing import FakeUpstream
 
 MESHKIT = Path(sys.executable).with_name("meshkit")
+
+
+@contextlib.asynccontextmanager
+async def meshkit_run(
+    path: Path,
+) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamReader, Process]]:
+    """A real `meshkit run` on ``path``, listening; stopped with SIGTERM, which must end it
+    with status 0."""
+    process = await asyncio.create_subprocess_exec(
+        str(MESHKIT), "run", str(path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    assert process.stderr is not None
+    try:
+        async with asyncio.timeout(20):
+            await process.stdout.readline()  # listening
+        yield process.stdout, process.stderr, process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            code = await process.wait()
+    assert code == 0
 
 
 def config_text(upstreams: list[FakeUpstream], *, prefix: str, port: int = 0) -> str:
@@ -69,33 +95,65 @@ async def test_sighup_reloads_and_a_bad_file_keeps_the_old_config(tmp_path: Path
     upstreams = [await FakeUpstream("u0").start()]
     path = tmp_path / "mesh.yaml"
     path.write_text(config_text(upstreams, prefix="/old", port=18271))
-    process = await asyncio.create_subprocess_exec(
-        str(MESHKIT), "run", str(path),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert process.stdout is not None
-    assert process.stderr is not None
     try:
-        async with asyncio.timeout(20):
-            await process.stdout.readline()  # listening
-        async with httpx.AsyncClient(base_url="http://127.0.0.1:18271") as http:
+        async with (
+            meshkit_run(path) as (stdout, stderr, process),
+            httpx.AsyncClient(base_url="http://127.0.0.1:18271") as http,
+        ):
             assert (await http.get("/old/x")).status_code == 200
             path.write_text(config_text(upstreams, prefix="/new", port=18271))
             process.send_signal(signal.SIGHUP)
             async with asyncio.timeout(20):
-                assert b"reloaded" in await process.stdout.readline()
+                assert b"reloaded" in await stdout.readline()
             assert (await http.get("/new/x")).status_code == 200
             assert (await http.get("/old/x")).status_code == 404
             path.write_text("routes: [{service: ghost}]\n")
             process.send_signal(signal.SIGHUP)
             async with asyncio.timeout(20):
-                refusal = await process.stderr.readline()
-            assert b"reload refused" in refusal
-            assert b"ghost" in refusal
+                refusal = [await stderr.readline() for _ in range(3)]
+            assert refusal == [
+                b"reload refused (SIGHUP); still serving the old config:\n",
+                f"  {path}:1:10: routes[0].name: is required here\n".encode(),
+                f'  {path}:1:11: routes[0].service: unknown service "ghost" (services defined: '
+                "none)\n".encode(),
+            ]
             assert (await http.get("/new/x")).status_code == 200  # the old config serves on
     finally:
-        process.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(20):
-            code = await process.wait()
         await upstreams[0].stop()
-    assert code == 0
+
+
+async def test_a_half_written_file_is_never_applied_and_bad_bytes_are_refused(
+    tmp_path: Path,
+) -> None:
+    """Issue 10, defects 9 and 15: the file written in two steps 2.5 s apart made a third of
+    requests 404 while its first half was in force; invalid UTF-8 crashed the reload."""
+    upstreams = [await FakeUpstream("u0").start()]
+    path = tmp_path / "mesh.yaml"
+    whole = config_text(upstreams, prefix="/old", port=18272)
+    path.write_text(whole)
+    try:
+        async with (
+            meshkit_run(path) as (stdout, stderr, process),
+            httpx.AsyncClient(base_url="http://127.0.0.1:18272") as http,
+        ):
+            new = config_text(upstreams, prefix="/new", port=18272)
+            half = new[: new.index("routes:")]  # valid on its own: a gateway with no routes
+            path.write_text(half)
+            statuses = []
+            for _ in range(25):  # 2.5 s of traffic while only the first half is on disk
+                statuses.append((await http.get("/old/x")).status_code)
+                await asyncio.sleep(0.1)
+            path.write_text(new)
+            async with asyncio.timeout(20):
+                assert b"reloaded" in await stdout.readline()
+            assert set(statuses) == {200}
+            assert (await http.get("/new/x")).status_code == 200
+            path.write_bytes(new.encode().replace(b"/new", b"/n\xe9w"))
+            process.send_signal(signal.SIGHUP)
+            async with asyncio.timeout(20):
+                refusal = [await stderr.readline() for _ in range(2)]
+            assert refusal[0] == b"reload refused (SIGHUP); still serving the old config:\n"
+            assert b"not valid UTF-8 (byte 0xe9); save the file as UTF-8" in refusal[1]
+            assert (await http.get("/new/x")).status_code == 200
+    finally:
+        await upstreams[0].stop()

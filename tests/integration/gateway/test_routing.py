@@ -25,18 +25,23 @@ services:
   - {{name: orders-v1, instances: [{{id: v1, host: 127.0.0.1, port: {v1.port}}}]}}
   - {{name: orders-v2, instances: [{{id: v2, host: 127.0.0.1, port: {v2.port}}}]}}
 routes:
-  - match: {{prefix: /, headers: {{x-version: "2"}}}}
+  - name: r0
+    match: {{prefix: /, headers: {{x-version: "2"}}}}
     service: orders-v2
-  - match: {{prefix: /, cookies: {{beta: "yes"}}}}
+  - name: r1
+    match: {{prefix: /, cookies: {{beta: "yes"}}}}
     service: orders-v2
-  - match: {{prefix: /, query: {{v: "2"}}}}
+  - name: r2
+    match: {{prefix: /, query: {{v: "2"}}}}
     service: orders-v2
-  - match: {{prefix: /edited}}
+  - name: r3
+    match: {{prefix: /edited}}
     service: orders-v1
     rewrite_host: internal.orders
     request_headers: {{add: {{x-gateway: meshkit}}, remove: [x-secret]}}
     response_headers: {{add: {{x-served-by: gateway}}, remove: [content-type]}}
-  - match: {{prefix: /}}
+  - name: r4
+    match: {{prefix: /}}
     split: [{{service: orders-v1, weight: 90}}, {{service: orders-v2, weight: 10}}]
 """
     )

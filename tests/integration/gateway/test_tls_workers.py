@@ -27,7 +27,7 @@ listen: {listen}
 services:
   - {{name: app, instances: [{{id: u, host: 127.0.0.1, port: {upstream.port}}}]}}
 routes:
-  - {{match: {{prefix: /}}, service: app}}
+  - {{name: r0, match: {{prefix: /}}, service: app}}
 """
 
 

@@ -39,7 +39,7 @@ async def tunnel_gateway() -> AsyncIterator[Gateway]:
             f"""
 listen: {{host: 127.0.0.1, port: 0}}
 services: [{{name: ws, instances: [{{id: w, host: 127.0.0.1, port: {port}}}]}}]
-routes: [{{match: {{prefix: /}}, service: ws}}]
+routes: [{{name: r0, match: {{prefix: /}}, service: ws}}]
 """
         )
     )
