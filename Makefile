@@ -58,6 +58,7 @@ bench: $(STAMP) $(COMPILED)
 	$(BIN)/python bench/balancing.py
 	$(BIN)/python bench/slow_endpoint.py
 	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/hardening.py
 
 # Coverage-guided fuzzing of the gateway's request and response paths (atheris) on the
 # Python sources; `make test` runs each for a few seconds. A crash leaves crash-* here: add
