@@ -32,6 +32,7 @@ from meshkit.errors import (
     UpstreamTimeout,
 )
 from meshkit.events import EventBus
+from meshkit.gateway import reconcile
 from meshkit.gateway.config import GatewayConfig, PoolConfig
 from meshkit.gateway.exchange import ProxyExchange
 from meshkit.gateway.forwarded import client_address, forwarded_for
@@ -44,7 +45,6 @@ from meshkit.gateway.upstream import EndpointPool
 from meshkit.mesh import ServiceMesh
 from meshkit.observability import GatewayCollector, MetricsServer, RequestStats
 from meshkit.observability.stats import stats_of
-from meshkit.registry.models import parse_instance
 from meshkit.resilience.breaker_options import CircuitState
 
 __all__ = ["ERROR_TABLE", "Gateway"]
@@ -116,7 +116,7 @@ class Gateway:
 
     async def start(self, *, reuse_port: bool = False) -> None:
         await self.mesh.start()
-        await self._reconcile(self.config)
+        await reconcile.apply(self.mesh, reconcile.plan(self.mesh, self.config.services))
         listen = self.config.listen
         tls = listen.tls.context() if listen.tls is not None else None
         await self.server.start(listen.host, listen.port, reuse_port=reuse_port, tls=tls)
@@ -138,7 +138,8 @@ class Gateway:
                 "listen and admin addresses cannot change on reload; restart instead",
                 option="listen",
             )
-        await self._reconcile(config)
+        # Everything is built and checked first; the mesh changes all together or not at all
+        # (see reconcile); only then is the new config swapped in.
         old_stats = {route.name: route.stats for route in self.router.routes}
         routes = []
         for index, route_spec in enumerate(config.routes):
@@ -146,8 +147,10 @@ class Gateway:
             if route.name in old_stats:
                 route = dataclasses.replace(route, stats=old_stats[route.name])
             routes.append(route)
+        limits = config.limits.build()
+        await reconcile.apply(self.mesh, reconcile.plan(self.mesh, config.services))
         self.router = Router(routes)  # one assignment: each request sees old or new, whole
-        self.server.set_limits(config.limits.build())
+        self.server.set_limits(limits)
         self._trusted = _networks(config)
         self.behind_proxies = bool(self._trusted)
         self._trusted_cache = {}
@@ -170,28 +173,6 @@ class Gateway:
             pool.max_idle = options.max_idle
             pool.idle_timeout = options.idle_timeout
             pool.connect_timeout = options.connect_timeout
-
-    async def _reconcile(self, config: GatewayConfig) -> None:
-        """Make the mesh hold exactly ``config``'s services and instances (from nothing at
-        start; by difference on reload, leaving unchanged instances and their state alone)."""
-        wanted = {s.name for s in config.services}
-        for service in self.config.services:
-            if service.name not in wanted and self.mesh.catalog.has_service(service.name):
-                await self.mesh.deregister_service(service.name)
-        for service in config.services:
-            await self.mesh.register_service({"name": service.name, "policy": service.policy})
-            current = {s.instance.id: s.instance for s in self.mesh.catalog.instances(service.name)}
-            keep = set()
-            for spec in service.instances:
-                record = parse_instance({**spec.model_dump(), "service": service.name})
-                keep.add(record.id)
-                known = current.get(record.id)
-                if known is not None and known != record:
-                    await self.mesh.deregister(record.id)
-                if known != record:
-                    await self.mesh.register(record)
-            for instance_id in set(current) - keep:
-                await self.mesh.deregister(instance_id)
 
     async def stop(self, deadline: float = 10.0) -> None:
         if self.metrics is not None:

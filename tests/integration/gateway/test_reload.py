@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from meshkit.errors import ConfigError
+from meshkit.errors import ConfigError, StoreError
 from meshkit.gateway import Gateway, parse_config
 from meshkit.testing import FakeUpstream
 
@@ -157,3 +157,72 @@ async def test_a_half_written_file_is_never_applied_and_bad_bytes_are_refused(
             assert (await http.get("/new/x")).status_code == 200
     finally:
         await upstreams[0].stop()
+
+
+def _holding(gateway: Gateway) -> list[tuple[str, tuple[tuple[str, int], ...]]]:
+    """Each service the mesh holds, with its instances' ids and ports."""
+    catalog = gateway.mesh.catalog
+    return sorted(
+        (s.name, tuple(sorted((i.instance.id, i.instance.port) for i in catalog.instances(s.name))))
+        for s in catalog.services()
+    )
+
+
+def _two_service_config(a: FakeUpstream, b: FakeUpstream, *, extra: str = "") -> str:
+    return f"""
+listen: {{host: 127.0.0.1, port: 0}}
+services:
+  - name: orders
+    instances: [{{id: orders-1, host: 127.0.0.1, port: {a.port}}}]
+  - name: users
+    instances: [{{id: users-1, host: 127.0.0.1, port: {b.port}}}]
+{extra}
+routes:
+  - {{name: orders, match: {{prefix: /orders}}, service: orders}}
+  - {{name: users, match: {{prefix: /users}}, service: users}}
+"""
+
+
+async def test_a_reload_failing_half_way_leaves_the_old_config_whole() -> None:
+    """The store refuses the last write of a reload (a full disk, Redis gone): the services
+    already changed are put back, and the old routes keep serving."""
+    a, b, c = FakeUpstream("a"), FakeUpstream("b"), FakeUpstream("c")
+    for upstream in (a, b, c):
+        await upstream.start()
+    gateway = Gateway(parse_config(_two_service_config(a, b)))
+    await gateway.start()
+    before = _holding(gateway)
+    changed = (
+        _two_service_config(b, a)
+        .replace("orders-1", "orders-2")
+        .replace(
+            "routes:",
+            f"""  - name: payments
+    instances: [{{id: payments-1, host: 127.0.0.1, port: {c.port}}}]
+routes:
+  - {{name: payments, match: {{prefix: /payments}}, service: payments}}""",
+        )
+    )
+    store = gateway.mesh.registry.store
+    real_put = store.put_instance
+
+    async def refuse_payments(instance):  # type: ignore[no-untyped-def]
+        if instance.service == "payments":
+            raise StoreError("disk full")
+        return await real_put(instance)
+
+    store.put_instance = refuse_payments  # type: ignore[method-assign]
+    try:
+        with pytest.raises(StoreError):
+            await gateway.reload(parse_config(changed))
+        assert _holding(gateway) == before  # orders-1 back in orders, users-1 in users, no payments
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+            orders = await http.get("/orders/1")
+            payments = await http.get("/payments/1")
+        assert orders.text.startswith("a ")  # the old instance, on the old route
+        assert payments.status_code == 404  # the new route never took effect
+    finally:
+        store.put_instance = real_put  # type: ignore[method-assign]
+        await gateway.stop(1.0)
+        for upstream in (a, b, c):
+            await upstream.stop()
