@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -153,6 +154,14 @@ def _complete(data: bytes) -> bool:
         if name.strip().lower() == b"content-length":
             return len(body) >= int(value)
     return body.endswith(b"0\r\n\r\n")
+
+
+def free_port() -> int:
+    """A port nothing listens on now (the kernel's pick, released at once): for a process
+    that needs a fixed port, without colliding with other test runs on the machine."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def status_of(response: bytes) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from meshkit.testing import FakeUpstream
 
-from .conftest import StartGateway, status_of
+from .conftest import StartGateway, free_port, status_of
 
 MESHKIT = Path(sys.executable).with_name("meshkit")
 GET = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
@@ -64,9 +64,10 @@ def _few_descriptors() -> None:
 
 async def test_out_of_descriptors_every_client_is_answered_in_turn(tmp_path: Path) -> None:
     upstream = await FakeUpstream("u0").start()
+    port = free_port()
     config = tmp_path / "mesh.yaml"
     config.write_text(f"""
-listen: {{host: 127.0.0.1, port: 18496}}
+listen: {{host: 127.0.0.1, port: {port}}}
 services:
   - name: app
     instances: [{{id: u0, host: 127.0.0.1, port: {upstream.port}}}]
@@ -84,7 +85,7 @@ routes:
             banner = await process.stdout.readline()
         assert b"up to 32 client connections; open-file limit raised from 48 to 96" in banner
         upstream.delay = 0.2  # so that clients pile up: 150 at once against 96 descriptors
-        clients = [await _ask(18496) for _ in range(150)]
+        clients = [await _ask(port) for _ in range(150)]
         async with asyncio.timeout(30):
             answers = [await task for _, task in clients]
     finally:

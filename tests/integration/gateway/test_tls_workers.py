@@ -15,6 +15,8 @@ from meshkit.errors import ConfigError
 from meshkit.gateway import Gateway, parse_config
 from meshkit.testing import FakeUpstream
 
+from .conftest import free_port
+
 DATA = Path(__file__).resolve().parents[2] / "data"
 CERT, KEY = DATA / "localhost.crt", DATA / "localhost.key"  # self-signed, for tests only
 MESHKIT = Path(sys.executable).with_name("meshkit")
@@ -57,7 +59,8 @@ def test_a_bad_certificate_starts_nothing(tmp_path: Path) -> None:
 async def test_workers_share_the_port_and_stop_together(tmp_path: Path) -> None:
     upstream = await FakeUpstream("u").start()
     path = tmp_path / "mesh.yaml"
-    path.write_text(config_text(upstream, "{host: 127.0.0.1, port: 18272}", "workers: 2"))
+    port = free_port()  # (workers need a fixed port; a fixed number collides with other runs)
+    path.write_text(config_text(upstream, f"{{host: 127.0.0.1, port: {port}}}", "workers: 2"))
     process = await asyncio.create_subprocess_exec(
         str(MESHKIT), "run", str(path), stdout=asyncio.subprocess.PIPE
     )
@@ -65,9 +68,9 @@ async def test_workers_share_the_port_and_stop_together(tmp_path: Path) -> None:
     try:
         async with asyncio.timeout(20):
             banners = [await process.stdout.readline() for _ in range(2)]
-        assert all(b"listening on 127.0.0.1:18272" in b for b in banners)
+        assert all(f"listening on 127.0.0.1:{port}".encode() in b for b in banners), banners
         async with httpx.AsyncClient() as http:
-            replies = [await http.get("http://127.0.0.1:18272/x") for _ in range(6)]
+            replies = [await http.get(f"http://127.0.0.1:{port}/x") for _ in range(6)]
         assert {r.status_code for r in replies} == {200}
     finally:
         process.send_signal(signal.SIGTERM)
