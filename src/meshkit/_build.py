@@ -26,9 +26,9 @@ PURE_BUILD_WARNING = (
 
 def data_path_compiled() -> bool:
     """Whether the gateway's data path runs as mypyc-compiled C."""
-    from meshkit.gateway import server
+    from meshkit.gateway import connection
 
-    return not str(server.__file__).endswith(".py")
+    return not str(connection.__file__).endswith(".py")
 
 
 def build_name() -> str:

@@ -28,7 +28,6 @@ import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from meshkit.client.route import ServiceRoute
 from meshkit.client.transport import MeshTransport
 from meshkit.clock import SYSTEM_CLOCK, Clock
 from meshkit.errors import InstanceNotFound
@@ -48,6 +47,7 @@ from meshkit.health.aggregate import ServiceHealth
 from meshkit.health.outlier.options import DEFAULT_OUTLIER_OPTIONS
 from meshkit.registry import Catalog, CatalogChanged, ChangeKind, Instance, Registry, Service
 from meshkit.registry.store import CatalogStore
+from meshkit.upstreams.service_route import ServiceRoute
 
 __all__ = ["ServiceMesh"]
 

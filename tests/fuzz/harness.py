@@ -2,7 +2,7 @@
 
 A :class:`~meshkit.gateway.Gateway` is built from a real config (one route with the
 identity filters, a rate limit and header edits; one service); a
-:class:`~meshkit.gateway.server.ClientConnection` is fed the client's bytes in the pieces the
+:class:`~meshkit.gateway.connection.ClientConnection` is fed the client's bytes in the pieces the
 input chooses, and a pooled :class:`~meshkit.gateway.upstream.UpstreamConnection` — waiting
 idle in the service's pool, so no socket is opened — answers with the upstream's bytes, then
 closes. Nothing is mocked but the two transports.
@@ -25,7 +25,7 @@ from typing import Any
 import httptools
 
 from meshkit.gateway import Gateway, parse_config
-from meshkit.gateway.server import ClientConnection
+from meshkit.gateway.connection import ClientConnection
 from meshkit.gateway.upstream import UpstreamConnection
 
 __all__ = ["CONFIG", "Harness"]
@@ -102,7 +102,7 @@ class Harness:
         self.loop.run_until_complete(self._play(client, upstream))
 
     async def _play(self, client: list[bytes], upstream: list[bytes]) -> None:
-        server = self.gateway.server
+        server = self.gateway.listener
         pool = self.gateway.pool("app", "127.0.0.1", 9)
         backend = UpstreamConnection()
         backend_transport = MemoryTransport(backend)

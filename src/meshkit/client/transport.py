@@ -13,16 +13,15 @@ how long to avoid that instance.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
-from meshkit.clock import SYSTEM_CLOCK
 from meshkit.errors import ConnectFailed, UpstreamTimeout
 from meshkit.registry.models import Instance
+from meshkit.upstreams.retry_after import parse_retry_after
 
-__all__ = ["MeshTransport", "parse_retry_after"]
+__all__ = ["MeshTransport", "parse_retry_after"]  # (the latter re-exported)
 
 MeshCall = Callable[..., Awaitable[Any]]
 
@@ -79,17 +78,3 @@ class MeshTransport(httpx.AsyncBaseTransport):
 
 def _status(response: httpx.Response) -> int:
     return response.status_code
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date (RFC 9110)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - SYSTEM_CLOCK.time())

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from meshkit.gateway.config import GatewayConfig
 from meshkit.gateway.config_load import load_config, parse_config
+from meshkit.gateway.gateway import ERROR_TABLE, Gateway
 from meshkit.gateway.limits import GatewayLimits
-from meshkit.gateway.proxy import ERROR_TABLE, Gateway
 
 __all__ = [
     "ERROR_TABLE",

@@ -43,11 +43,11 @@ from meshkit.observability.stats import stats_of
 
 if TYPE_CHECKING:
     from meshkit.balancing import Endpoint
-    from meshkit.client.route import Lease, ServiceRoute
-    from meshkit.gateway.proxy import Gateway
+    from meshkit.gateway.connection import ClientConnection
+    from meshkit.gateway.gateway import Gateway
     from meshkit.gateway.router import Route
-    from meshkit.gateway.server import ClientConnection
     from meshkit.gateway.upstream import EndpointPool
+    from meshkit.upstreams.service_route import Lease, ServiceRoute
 
 __all__ = ["ProxyExchange"]
 
@@ -175,7 +175,7 @@ class ProxyExchange(Relay):
 
     def _buffers(self, body: OutgoingBody) -> bool:
         """Whether the body is read whole before an upstream connection is taken."""
-        limit = self.gateway.server.limits.request_buffer
+        limit = self.gateway.listener.limits.request_buffer
         length = self.head.content_length
         return body.held <= limit if length is None else length <= limit
 
@@ -407,7 +407,7 @@ class ProxyExchange(Relay):
         return self._done
 
     def _keep_alive(self) -> bool:
-        return self.head.keep_alive and not self.gateway.server.draining
+        return self.head.keep_alive and not self.gateway.listener.draining
 
     def _cut(self) -> None:
         """The response has started and cannot be finished: close, so the client sees it."""

@@ -11,6 +11,7 @@ import json
 import math
 from typing import TYPE_CHECKING
 
+from meshkit.gateway.connection import RequestSink
 from meshkit.gateway.filters import (
     FilterFailed,
     FilterRequest,
@@ -22,19 +23,18 @@ from meshkit.gateway.filters import (
 )
 from meshkit.gateway.http1 import RequestHead, response_head_bytes
 from meshkit.gateway.response_head import ResponseHead
-from meshkit.gateway.server import RequestSink
 from meshkit.gateway.upstream import ResponseSink
 from meshkit.health.outlier import ErrorKind
 
 if TYPE_CHECKING:
     import asyncio
 
-    from meshkit.client.route import ServiceRoute
+    from meshkit.gateway.connection import ClientConnection
+    from meshkit.gateway.gateway import Gateway
     from meshkit.gateway.outgoing import OutgoingBody
-    from meshkit.gateway.proxy import Gateway
     from meshkit.gateway.router import Route
-    from meshkit.gateway.server import ClientConnection
     from meshkit.gateway.upstream import UpstreamConnection
+    from meshkit.upstreams.service_route import ServiceRoute
 
 __all__ = ["LocalAnswers"]
 

@@ -15,16 +15,16 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Final
 
-from meshkit.client.transport import parse_retry_after
 from meshkit.gateway.exchange_tunnel import Tunnel
 from meshkit.gateway.http1 import RequestHead, response_head_bytes
 from meshkit.gateway.response_head import ResponseHead
 from meshkit.gateway.upstream import BadUpstreamResponse
 from meshkit.health.outlier import ErrorKind
+from meshkit.upstreams.retry_after import parse_retry_after
 
 if TYPE_CHECKING:
+    from meshkit.gateway.connection import ClientConnection
     from meshkit.gateway.router import Route
-    from meshkit.gateway.server import ClientConnection
 
 __all__ = ["Relay"]
 

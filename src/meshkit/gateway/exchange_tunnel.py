@@ -18,7 +18,7 @@ from meshkit.gateway.http1 import response_head_bytes
 from meshkit.gateway.response_head import ResponseHead
 
 if TYPE_CHECKING:
-    from meshkit.gateway.server import ClientConnection
+    from meshkit.gateway.connection import ClientConnection
     from meshkit.gateway.upstream import UpstreamConnection
 
 __all__ = ["Tunnel"]

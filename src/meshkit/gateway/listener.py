@@ -1,5 +1,5 @@
 """The listener: accepts connections, keeps the deadline sweep and the coarse clock, and
-drains on stop. Each connection is a :class:`~meshkit.gateway.server.ClientConnection`.
+drains on stop. Each connection is a :class:`~meshkit.gateway.connection.ClientConnection`.
 
 Accepting is the listener's own loop over a non-blocking socket (not ``create_server``), so
 that it can *stop* accepting: at ``max_connections`` open, or when the process runs out of
@@ -22,10 +22,10 @@ import ssl
 from typing import Any, Final, cast
 
 from meshkit.clock import SYSTEM_CLOCK, Clock, TimerHandle
+from meshkit.gateway.connection import ClientConnection, Handler
 from meshkit.gateway.limits import DEFAULT_LIMITS, GatewayLimits
-from meshkit.gateway.server import ClientConnection, Handler
 
-__all__ = ["GatewayServer", "default_max_connections", "raise_open_file_limit"]
+__all__ = ["Listener", "default_max_connections", "raise_open_file_limit"]
 
 _log = logging.getLogger("meshkit.gateway")
 
@@ -59,7 +59,7 @@ def default_max_connections() -> int:
     return max(8, (soft - _DESCRIPTORS_KEPT) // 2)
 
 
-class GatewayServer:
+class Listener:
     """Listen on ``host:port`` and hand each request to ``handler``."""
 
     def __init__(

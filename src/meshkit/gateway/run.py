@@ -20,8 +20,8 @@ from meshkit._build import (
 from meshkit.clock import SYSTEM_CLOCK
 from meshkit.errors import ConfigError
 from meshkit.gateway.config import GatewayConfig
+from meshkit.gateway.gateway import Gateway
 from meshkit.gateway.listener import raise_open_file_limit
-from meshkit.gateway.proxy import Gateway
 from meshkit.gateway.reloader import Reloader
 from meshkit.gateway.settle import FileStamp
 
@@ -73,7 +73,7 @@ async def _main(
     click.echo(
         f"meshkit {__version__} gateway listening on {config.listen.host}:{gateway.port} "
         f"({routes}; data path: {build}; "
-        f"up to {gateway.server.max_connections} client connections"
+        f"up to {gateway.listener.max_connections} client connections"
         + (f"; open-file limit raised from {before} to {after})" if after > before else ")")
     )
     await stop.wait()

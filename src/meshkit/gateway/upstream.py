@@ -45,7 +45,7 @@ class BadUpstreamResponse(UpstreamError):
 @trait
 class ResponseSink:
     """What an upstream connection reports to (the exchange it serves). A trait, for the
-    reason :class:`~meshkit.gateway.server.RequestSink` is one."""
+    reason :class:`~meshkit.gateway.connection.RequestSink` is one."""
 
     def response_head(self, head: ResponseHead) -> None:
         raise NotImplementedError
@@ -70,7 +70,7 @@ class ResponseSink:
 class UpstreamConnection:
     """One connection to an upstream; see the module docstring. An asyncio protocol by its
     methods, not by inheritance, for the same reason as
-    :class:`~meshkit.gateway.server.ClientConnection`."""
+    :class:`~meshkit.gateway.connection.ClientConnection`."""
 
     def __init__(self) -> None:
         self.transport: Any = None

@@ -45,8 +45,8 @@ async def test_at_max_connections_new_clients_wait_until_one_closes(
     for _, writer in waiting:
         writer.write(GET)  # the kernel took the connection; the gateway has not, yet
     await asyncio.sleep(0.3)
-    assert gateway.server.open == 3
-    assert gateway.server.refusals >= 1
+    assert gateway.listener.open == 3
+    assert gateway.listener.refusals >= 1
     for reader, _ in waiting:
         assert not reader._buffer  # type: ignore[attr-defined]  # no answer while waiting
     for _, writer in first[:2]:

@@ -126,7 +126,7 @@ async def test_a_stalled_body_gets_408(start_gateway: StartGateway) -> None:
     )
     assert status_of(response) == 408
     assert closed
-    assert gateway.server.in_flight == 0
+    assert gateway.listener.in_flight == 0
 
 
 async def test_keep_alive_and_pipelining(start_gateway: StartGateway) -> None:

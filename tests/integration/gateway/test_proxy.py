@@ -259,16 +259,16 @@ async def test_client_disconnect_cancels_the_upstream_call(
     writer.write(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     await writer.drain()
     for _ in range(100):
-        if gateway.server.in_flight:
+        if gateway.listener.in_flight:
             break
         await asyncio.sleep(0.01)
-    assert gateway.server.in_flight == 1
+    assert gateway.listener.in_flight == 1
     writer.close()
     for _ in range(100):
-        if not gateway.server.in_flight:
+        if not gateway.listener.in_flight:
             break
         await asyncio.sleep(0.01)
-    assert gateway.server.in_flight == 0  # long before the upstream's 5 s
+    assert gateway.listener.in_flight == 0  # long before the upstream's 5 s
     del reader
 
 

@@ -22,7 +22,7 @@ def test_data_path_is_compiled_in_ci(compiled_modules: list[str]) -> None:
 
 def test_connections_do_not_inherit_asyncio_protocol() -> None:
     """A protocol subclassing asyncio.Protocol would compile to a slow non-native class."""
-    from meshkit.gateway.server import ClientConnection
+    from meshkit.gateway.connection import ClientConnection
     from meshkit.gateway.upstream import UpstreamConnection
 
     for cls in (ClientConnection, UpstreamConnection):

@@ -55,7 +55,7 @@ from meshkit.gateway.http1 import HttpError, RequestHead, check_head, response_h
 from meshkit.gateway.paths import normalize_path
 
 if TYPE_CHECKING:
-    from meshkit.gateway.listener import GatewayServer
+    from meshkit.gateway.listener import Listener
 
 __all__ = ["ClientConnection", "Handler", "RequestSink"]
 
@@ -135,9 +135,9 @@ class ClientConnection:
     compiled data path fast.
     """
 
-    def __init__(self, server: GatewayServer) -> None:
-        self._server = server
-        self._limits = limits = server.limits
+    def __init__(self, listener: Listener) -> None:
+        self._listener = listener
+        self._limits = limits = listener.limits
         self._underscores = _UNDERSCORE_ACTIONS[limits.headers_with_underscores]
         self._abort_on_eof = limits.half_closed_clients == "abort"
         self._normalize = limits.normalize_path
@@ -185,7 +185,7 @@ class ClientConnection:
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if peer else ""
         self.peer_bytes = self.peer.encode()
-        self._server.connections.add(self)
+        self._listener.connections.add(self)
         self._expect(_HEAD_DEADLINE, self._limits.header_timeout)
 
     def data_received(self, data: bytes) -> None:
@@ -229,10 +229,10 @@ class ClientConnection:
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.deadline_kind = _NO_DEADLINE
-        self._server.connection_lost(self)
+        self._listener.connection_lost(self)
         active, self._active = self._active, None
         if active is not None:
-            self._server.in_flight -= 1
+            self._listener.in_flight -= 1
             active.abort()  # cancels the upstream call too
 
     def eof_received(self) -> bool | None:
@@ -240,7 +240,7 @@ class ClientConnection:
         have only shut its sending side); a request it left unfinished never will be."""
         if self._lingering:
             return None  # it has read our answer and is done: close
-        if self._tunnel is not None or self._server.tls or self._abort_on_eof:
+        if self._tunnel is not None or self._listener.tls or self._abort_on_eof:
             return None  # a tunnel ends with either side; TLS cannot half-close
         parsing = self._parsing
         if parsing is not None and parsing is self._active:
@@ -337,7 +337,7 @@ class ClientConnection:
             self.request_complete = False
             if head.has_body:  # the body must keep arriving: see min_body_rate
                 self._expect(_BODY_DEADLINE, self._limits.body_timeout)
-                self._body_start = self._server.now
+                self._body_start = self._listener.now
                 self._body_base = 0
             self._start(head, parsing=True)
         else:
@@ -350,7 +350,7 @@ class ClientConnection:
         self._body_bytes += len(chunk)
         if self.deadline_kind == _BODY_DEADLINE:
             limits = self._limits
-            stall = self._server.now + limits.body_timeout
+            stall = self._listener.now + limits.body_timeout
             rate = limits.min_body_rate
             if rate:
                 earned = (self._body_bytes - self._body_base) / rate
@@ -430,10 +430,10 @@ class ClientConnection:
 
     def _complete(self, keep_alive: bool) -> None:
         self._active = None
-        self._server.in_flight -= 1
+        self._listener.in_flight -= 1
         if self.closed:
             return
-        if not keep_alive or not self.request_complete or self._server.draining:
+        if not keep_alive or not self.request_complete or self._listener.draining:
             self.close()  # asked to, or the request's body was not read to its end
             return
         self.resume_reading()  # if a full queue or a slow upstream paused it
@@ -483,7 +483,7 @@ class ClientConnection:
         once with unread bytes makes the kernel reset the connection, which throws away the
         answer before the client reads it (nginx's lingering close)."""
         transport = self.transport
-        if self._server.tls or not transport.can_write_eof():
+        if self._listener.tls or not transport.can_write_eof():
             self.close()
             return
         self.closed = True
@@ -537,11 +537,11 @@ class ClientConnection:
         """Make ``head`` the active request (``parsing``: its body is still arriving)."""
         self._active_has_body = head.has_body
         try:
-            sink = self._server.handler(head, self)
+            sink = self._listener.handler(head, self)
         except Exception:
             _log.exception("request handler failed")
             raise HttpError(500, "internal error") from None
-        self._server.in_flight += 1
+        self._listener.in_flight += 1
         self._active = sink
         if parsing:
             self._parsing = sink
@@ -549,7 +549,7 @@ class ClientConnection:
         return sink
 
     def _expect(self, kind: int, seconds: float) -> None:
-        self.deadline = self._server.now + seconds
+        self.deadline = self._listener.now + seconds
         self.deadline_kind = kind
 
     def expired(self) -> None:
@@ -561,12 +561,12 @@ class ClientConnection:
             if self._reading_paused:
                 # the gateway stopped reading (a slow upstream): not the client's delay
                 self._expect(_BODY_DEADLINE, self._limits.body_timeout)
-                self._body_start = self._server.now
+                self._body_start = self._listener.now
                 self._body_base = self._body_bytes
                 return
             active, self._active = self._active, None
             if active is not None:
-                self._server.in_flight -= 1
+                self._listener.in_flight -= 1
                 active.abort()
             self.fail(408, "request body stalled")
         elif kind in (_IDLE_DEADLINE, _LINGER_DEADLINE):

@@ -8,12 +8,12 @@ from collections import Counter
 
 import pytest
 
-from meshkit.client import ServiceRoute
 from meshkit.clock import FakeClock
 from meshkit.errors import ConnectFailed, NoHealthyEndpoint
 from meshkit.health.outlier import OutlierOptions
 from meshkit.health.status import HealthStatus
 from meshkit.registry import Instance, InstanceState, Service, ServicePolicy
+from meshkit.upstreams import ServiceRoute
 
 
 def states(n: int, status: HealthStatus = HealthStatus.PASSING) -> list[InstanceState]:

@@ -34,13 +34,13 @@ from meshkit.errors import (
 from meshkit.events import EventBus
 from meshkit.gateway import reconcile
 from meshkit.gateway.config import GatewayConfig, PoolConfig
+from meshkit.gateway.connection import ClientConnection
 from meshkit.gateway.exchange import ProxyExchange
 from meshkit.gateway.forwarded import client_address, forwarded_for
 from meshkit.gateway.http1 import RequestHead
 from meshkit.gateway.identity import Identities
-from meshkit.gateway.listener import GatewayServer
+from meshkit.gateway.listener import Listener
 from meshkit.gateway.router import Router
-from meshkit.gateway.server import ClientConnection
 from meshkit.gateway.upstream import EndpointPool
 from meshkit.mesh import ServiceMesh
 from meshkit.observability import GatewayCollector, MetricsServer, RequestStats
@@ -89,7 +89,7 @@ class Gateway:
         self.monotonic = clock.monotonic  # read per request: the bound method, looked up once
         self.router = Router([route.build(i) for i, route in enumerate(config.routes)])
         self.mesh = ServiceMesh(clock=clock, events=events)
-        self.server = GatewayServer(self._exchange, limits=config.limits.build(), clock=clock)
+        self.listener = Listener(self._exchange, limits=config.limits.build(), clock=clock)
         self._pools: dict[tuple[str, str, int], EndpointPool] = {}
         self._trusted = _networks(config)
         self.behind_proxies = bool(self._trusted)  # trusted proxies are configured
@@ -103,7 +103,7 @@ class Gateway:
                 routes=lambda: ((r.name, r.stats) for r in self.router.routes),
                 endpoints=self._endpoint_stats,
                 pools=lambda: list(self._pools.values()),
-                in_flight=lambda: self.server.in_flight,
+                in_flight=lambda: self.listener.in_flight,
                 unrouted=lambda: self.unrouted,
             )
         )
@@ -112,15 +112,15 @@ class Gateway:
 
     @property
     def port(self) -> int:
-        return self.server.port
+        return self.listener.port
 
     async def start(self, *, reuse_port: bool = False) -> None:
         await self.mesh.start()
         await reconcile.apply(self.mesh, reconcile.plan(self.mesh, self.config.services))
         listen = self.config.listen
         tls = listen.tls.context() if listen.tls is not None else None
-        await self.server.start(listen.host, listen.port, reuse_port=reuse_port, tls=tls)
-        self._scheme = b"https" if self.server.tls else b"http"
+        await self.listener.start(listen.host, listen.port, reuse_port=reuse_port, tls=tls)
+        self._scheme = b"https" if self.listener.tls else b"http"
         admin = self.config.admin
         if self.metrics is not None and admin is not None:
             await self.metrics.start(admin.host, admin.port)
@@ -150,7 +150,7 @@ class Gateway:
         limits = config.limits.build()
         await reconcile.apply(self.mesh, reconcile.plan(self.mesh, config.services))
         self.router = Router(routes)  # one assignment: each request sees old or new, whole
-        self.server.set_limits(limits)
+        self.listener.set_limits(limits)
         self._trusted = _networks(config)
         self.behind_proxies = bool(self._trusted)
         self._trusted_cache = {}
@@ -177,7 +177,7 @@ class Gateway:
     async def stop(self, deadline: float = 10.0) -> None:
         if self.metrics is not None:
             await self.metrics.stop()
-        await self.server.stop(deadline)
+        await self.listener.stop(deadline)
         for pool in self._pools.values():
             pool.close()
         await self.mesh.close()
@@ -200,7 +200,7 @@ class Gateway:
         key = (service, host, port)
         pool = self._pools.get(key)
         if pool is None:
-            server = self.server
+            listener = self.listener
             options = next(
                 (s.pool for s in self.config.services if s.name == service), _DEFAULT_POOL
             )
@@ -213,7 +213,7 @@ class Gateway:
                 idle_timeout=options.idle_timeout,
                 connect_timeout=options.connect_timeout,
                 clock=self.clock,
-                now=lambda: server.now,
+                now=lambda: listener.now,
             )
         return pool
 
