@@ -195,6 +195,30 @@ async def test_lost_script_cache_is_reloaded_in_the_same_call(
     assert limiter.stats.failures == 0
 
 
+@pytest.mark.redis
+async def test_a_killed_idle_connection_is_replaced_not_taken_for_an_outage(
+    redis_client: Redis, make_limiter: MakeLimiter, redis_namespace: str
+) -> None:
+    name = redis_namespace.replace(":", "-")  # to find the limiter's connections on the server
+    client = Redis(**_address(redis_client), client_name=name)
+    # closed: a decision by the failure mode would be a denial with retry_after 1.0
+    limiter = make_limiter(client, rate=0.01, burst=5, failure_mode="closed", timeout=GENEROUS)
+    try:
+        assert (await limiter.decide("k")).remaining == 4  # leaves its connection idle
+        ids = [c["id"] for c in await redis_client.client_list() if c.get("name") == name]
+        assert len(ids) == 1
+        assert await redis_client.client_kill_filter(_id=ids[0]) == 1
+
+        after_kill = await limiter.decide("k")
+    finally:
+        await limiter.aclose()
+        await client.aclose()
+
+    assert (after_kill.allowed, after_kill.remaining) == (True, 3)  # Redis decided
+    assert (limiter.stats.failures, limiter.stats.fallbacks) == (0, 0)
+    assert not limiter.stats.failing
+
+
 # -- Redis away, hung, or back ------------------------------------------------------------------
 
 

@@ -48,6 +48,11 @@ class ConnectionLease:
             return self._idle.pop()
         return await self._pool.get_connection()
 
+    async def checked(self) -> Any:
+        """A connection from the pool, never a kept one: the pool makes sure it is connected
+        and has no unread data (reconnecting if need be), which a kept one skips."""
+        return await self._pool.get_connection()
+
     async def keep(self, connection: Any) -> None:
         """Take back a connection whose last exchange completed cleanly."""
         if len(self._idle) < self._max_idle:

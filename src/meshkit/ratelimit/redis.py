@@ -18,8 +18,13 @@ answers. The timer's cancellation is told apart from the caller's with ``Task.un
 
 The exchange itself runs on a connection borrowed through
 :class:`~meshkit.ratelimit._redis_lease.ConnectionLease` rather than ``execute_command``: same
-pool, same connections, without redis-py's per-command pool bookkeeping and retry wrapper (a
-retry could only land after the deadline anyway).
+pool, same connections, without redis-py's per-command pool bookkeeping and retry wrapper
+(its retries back off, landing after the deadline; the one retry worth making is below).
+
+A connection closed under the limiter (a Redis restart or failover, an idle connection
+dropped by Redis' ``timeout`` or ``CLIENT KILL``) fails its next use; that exchange is tried
+once more, at once and within the same deadline, on a connection the pool has checked, so one
+stale socket does not pass for an outage. A timeout is never tried again: it spent the budget.
 
 When the round trip fails, the limiter answers by its declared ``failure_mode``: ``"open"``
 allows, ``"closed"`` denies with ``retry_after = closed_retry_after``, ``"local"`` decides with
@@ -99,12 +104,17 @@ class RedisRateLimiter:
         events: EventBus | None = None,
     ) -> None:
         # Imported here so that ``import meshkit`` works without the optional redis extra.
-        from redis.exceptions import NoScriptError, RedisError
+        from redis.exceptions import BusyLoadingError, NoScriptError, RedisError
+        from redis.exceptions import ConnectionError as RedisConnectionError
 
         self.options = options
         self._client = client
         self._lease = ConnectionLease(client.connection_pool)
         self._backend_errors = (RedisError, OSError)  # OSError covers TimeoutError too
+        # What a connection Redis closed while it sat idle raises on its next use; neither
+        # kind is a timeout, so the deadline is not spent yet.
+        self._closed_errors = (RedisConnectionError, ConnectionError)
+        self._loading = BusyLoadingError  # an answer from Redis (still loading), not a closure
         self._no_script = NoScriptError
         self._owns_client = False
         self._name = name
@@ -196,7 +206,7 @@ class RedisRateLimiter:
         expiry = _Expiry(task)
         timer = self._clock.call_later(self._timeout, expiry.fire)
         try:
-            reply = await self._exchange(self._prefix + key, cost)
+            reply = await self._exchange(self._prefix + key, cost, expiry)
         except asyncio.CancelledError:
             if not expiry.fired or task.uncancel() > expiry.baseline:
                 raise  # the caller's cancellation (too): it wins over our timeout
@@ -213,15 +223,29 @@ class RedisRateLimiter:
             self._recovered()
         return Decision(reply[0] == 1, self._burst, reply[1], reply[2] / 1e6, reply[3] / 1e6)
 
-    async def _exchange(self, redis_key: str, cost: int) -> list[int]:
+    async def _exchange(self, redis_key: str, cost: int, expiry: _Expiry) -> list[int]:
         lease = self._lease
         connection = await lease.acquire()
         try:
+            return await self._exchange_on(connection, redis_key, cost)
+        except self._closed_errors as exc:
+            if expiry.fired or isinstance(exc, self._loading):
+                raise
+        # The connection was closed under us: Redis restarted, failed over, or dropped it as
+        # idle (its ``timeout``, ``CLIENT KILL``). A stale socket tells little about Redis
+        # now, so one more try, at once and within the same deadline, on a connection the
+        # pool has checked; only a second failure is an outage, worth a whole cooldown. Had
+        # Redis run the first script before the close, the cost is charged twice: the limit
+        # errs on the strict side, never the lax one.
+        return await self._exchange_on(await lease.checked(), redis_key, cost)
+
+    async def _exchange_on(self, connection: Any, redis_key: str, cost: int) -> list[int]:
+        try:
             reply = await self._evaluate(connection, redis_key, cost)
         except BaseException:
-            await lease.discard(connection)  # it may hold half a reply: never reuse it
+            await self._lease.discard(connection)  # it may hold half a reply: never reuse it
             raise
-        await lease.keep(connection)
+        await self._lease.keep(connection)
         return reply
 
     async def _evaluate(self, connection: Any, redis_key: str, cost: int) -> list[int]:

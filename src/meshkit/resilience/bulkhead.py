@@ -9,11 +9,16 @@ When full, a caller queues if fewer than ``max_queued`` wait, else it is refused
 per *waiting* call, none on the fast path). Leaving hands the slot straight to the oldest live
 waiter instead of decrementing, so the count never dips and a burst of arrivals cannot steal
 the slot between the release and the waiter's wake-up. A waiter cancelled after being handed
-a slot passes the slot on, so cancellation never leaks capacity.
+a slot passes the slot on, so cancellation never leaks capacity. A waiter cancelled (or giving
+up) while queued leaves the queue at once, wherever it stands, so its place goes to the next
+caller rather than being held until a release reaches it (.NET's ``ConcurrencyLimiter`` does
+the same); one cancelled in the current turn of the loop, whose task has not yet run, holds
+no place either.
 
 ``execute_sync`` guards threads with a condition variable and keeps its own counts: one
 bulkhead guards either coroutines on one event loop or threads, not a mix of both. Its queue
-wait uses real time (a thread cannot wait on a fake clock).
+wait uses real time (a thread cannot wait on a fake clock). A thread cannot be cancelled
+while it waits; one that gives up takes itself off the count as it wakes.
 
 ``BulkheadPools`` holds named bulkheads — the critical / normal / background split, so a flood
 of background work cannot take the capacity that user-facing calls need.
@@ -22,6 +27,7 @@ of background work cannot take the capacity that user-facing calls need.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -144,8 +150,8 @@ class Bulkhead:
 
     async def _wait_for_slot(self) -> None:
         waiters = self._waiters
-        while waiters and waiters[0].done():  # drop waiters that timed out or were cancelled
-            waiters.popleft()
+        if waiters and (len(waiters) >= self.options.max_queued or self._active < self._max):
+            self._forget_abandoned()
         if self._active < self._max and not waiters:
             self._active += 1
             return
@@ -165,12 +171,27 @@ class Bulkhead:
             if waiter.done() and not waiter.cancelled():
                 self._release()  # a slot was handed to us as we were cancelled: pass it on
                 raise
+            self._leave(waiter)
             if timer is not None and not _cancelling():
                 raise self._reject("queue wait exceeded", len(waiters)) from None
             raise
         finally:
             if timer is not None:
                 timer.cancel()
+
+    def _leave(self, waiter: asyncio.Future[None]) -> None:
+        """Give up ``waiter``'s place in the queue, wherever it stands."""
+        with contextlib.suppress(ValueError):  # a release already dropped it
+            self._waiters.remove(waiter)
+
+    def _forget_abandoned(self) -> None:
+        """Drop the waiters cancelled during this turn of the loop: their tasks have not yet
+        run to leave the queue, but their places are free."""
+        waiters = self._waiters
+        for _ in range(len(waiters)):
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiters.append(waiter)  # a full turn keeps the live ones in order
 
     def _release(self) -> None:
         waiters = self._waiters

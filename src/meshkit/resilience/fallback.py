@@ -5,12 +5,22 @@ only if younger than ``max_age`` seconds), a *factory* called with the failure (
 async), then a fixed *value*. If none applies the failure propagates unchanged. By default a
 fallback handles every ``Exception``, meshkit's own rejections included (an open breaker or a
 full bulkhead is exactly when a fallback earns its keep); cancellation always propagates.
+
+The last good result is remembered per *key*, so ``get_order("42")`` is never answered with
+order 41: by default the key is the function with its arguments, or whatever ``key(*args,
+**kwargs)`` returns (give one when the function is made afresh per call, a lambda say, or an
+argument is not hashable). A call whose key cannot be hashed is neither remembered nor
+answered from memory. The most recently used ``max_keys`` results are kept, so memory stays
+bounded however many distinct arguments pass through.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -33,19 +43,27 @@ class _Missing:
 
 MISSING: Any = _Missing()
 _EVERY_FAILURE = OutcomeFilter(ignore=())
+# One result per distinct call: enough for the hot keys of a service's lookups (orders, users,
+# prices), while a caller spraying distinct arguments costs at most this many kept results.
+DEFAULT_MAX_KEYS = 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FallbackOptions(Generic[T]):
     """``value``: a fixed answer; ``factory``: ``f(error)`` → answer (``error`` is ``None``
     when a *result* failed ``handle.result_predicate``), may be async; ``last_good``: answer
-    with the most recent success, if younger than ``max_age`` seconds (``None``: any age);
-    ``handle``: which failures fall back."""
+    with the most recent success of the same call, if younger than ``max_age`` seconds
+    (``None``: any age); ``key``: ``key(*args, **kwargs)`` → the hashable name of what a call
+    asks for (``None``: the function and its arguments); ``max_keys``: how many calls'
+    results ``last_good`` keeps, least recently used dropped first; ``handle``: which
+    failures fall back."""
 
     value: T = MISSING
     factory: Callable[[BaseException | None], T | Awaitable[T]] | None = None
     last_good: bool = False
     max_age: float | None = None
+    key: Callable[..., Hashable] | None = None
+    max_keys: int = DEFAULT_MAX_KEYS
     handle: OutcomeFilter = _EVERY_FAILURE
 
     def __post_init__(self) -> None:
@@ -57,6 +75,13 @@ class FallbackOptions(Generic[T]):
             raise ConfigError(f"factory must be callable, got {self.factory!r}", option="factory")
         if self.max_age is not None:
             _validate.positive("max_age", self.max_age)
+        if self.key is not None and not callable(self.key):
+            raise ConfigError(f"key must be callable, got {self.key!r}", option="key")
+        if isinstance(self.max_keys, bool) or not isinstance(self.max_keys, int):
+            raise ConfigError(
+                f"max_keys must be an integer, got {self.max_keys!r}", option="max_keys"
+            )
+        _validate.at_least("max_keys", self.max_keys, 1)
         if not isinstance(self.handle, OutcomeFilter):
             raise ConfigError(
                 f"handle must be an OutcomeFilter, got {self.handle!r}", option="handle"
@@ -75,7 +100,7 @@ class FallbackUsed(Event):
 class Fallback(Generic[T]):
     """Answer failures with a fallback; see the module docstring."""
 
-    __slots__ = ("_clock", "_events", "_good", "_good_at", "_handle", "_name", "options")
+    __slots__ = ("_clock", "_events", "_good", "_handle", "_name", "options")
 
     def __init__(
         self,
@@ -90,8 +115,7 @@ class Fallback(Generic[T]):
         self._clock = clock
         self._events = events
         self._handle = options.handle
-        self._good: Any = MISSING
-        self._good_at = 0.0
+        self._good = _LastGood(options.max_keys) if options.last_good else None
 
     @property
     def name(self) -> str:
@@ -102,14 +126,15 @@ class Fallback(Generic[T]):
         return PolicyKind.FALLBACK
 
     async def execute(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+        key = MISSING if self._good is None else self._key(fn, args, kwargs)
         try:
             result = await fn(*args, **kwargs)
         except Exception as exc:
-            answer = self._for_error(exc)
+            answer = self._for_error(exc, key)
             if answer is MISSING:
                 raise
         else:
-            answer = self._for_result(result)
+            answer = self._for_result(result, key)
             if answer is MISSING:
                 return result
         if inspect.isawaitable(answer):
@@ -117,14 +142,15 @@ class Fallback(Generic[T]):
         return answer  # type: ignore[no-any-return]
 
     def execute_sync(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        key = MISSING if self._good is None else self._key(fn, args, kwargs)
         try:
             result = fn(*args, **kwargs)
         except Exception as exc:
-            answer = self._for_error(exc)
+            answer = self._for_error(exc, key)
             if answer is MISSING:
                 raise
         else:
-            answer = self._for_result(result)
+            answer = self._for_result(result, key)
             if answer is MISSING:
                 return result
         if inspect.isawaitable(answer):
@@ -135,36 +161,55 @@ class Fallback(Generic[T]):
             )
         return answer  # type: ignore[no-any-return]
 
-    def _for_error(self, error: Exception) -> Any:
+    def _key(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """The name of what this call asks for, or ``MISSING`` when it cannot be hashed.
+
+        Worked out before the call, so an error in a ``key`` function is not mistaken for
+        the call's failure. The default holds the function too: one fallback may guard
+        ``get_order`` and ``get_user``, and ``get_user("42")`` is not ``get_order("42")``.
+        """
+        make = self.options.key
+        if make is not None:
+            key: Any = make(*args, **kwargs)
+        elif kwargs:
+            key = (fn, args, tuple(sorted(kwargs.items())))
+        else:
+            key = (fn, args)
+        try:
+            hash(key)
+        except TypeError:  # e.g. a dict argument: remembering it would need a key of our own
+            return MISSING
+        return key
+
+    def _for_error(self, error: Exception, key: Any) -> Any:
         """The answer to a raised ``error``, or ``MISSING`` to let it propagate."""
         if not self._handle.is_failure(error):
             return MISSING
-        return self._answer(error, None)
+        return self._answer(error, None, key)
 
-    def _for_result(self, result: Any) -> Any:
+    def _for_result(self, result: Any, key: Any) -> Any:
         """The answer to a returned ``result``, or ``MISSING`` to return it as it is."""
         if not self._handle.is_failure_result(result):
-            if self.options.last_good:
-                self._remember(result)
+            good = self._good
+            if good is not None and key is not MISSING:
+                stamp = 0.0 if self.options.max_age is None else self._clock.monotonic()
+                good.put(key, result, stamp)
             return MISSING
-        return self._answer(None, result)
+        return self._answer(None, result, key)
 
-    def _remember(self, result: Any) -> None:
-        self._good = result
-        if self.options.max_age is not None:
-            self._good_at = self._clock.monotonic()
-
-    def _answer(self, error: BaseException | None, result: Any) -> Any:
+    def _answer(self, error: BaseException | None, result: Any, key: Any) -> Any:
         """The fallback answer for this failure, or ``MISSING`` if none applies."""
         options = self.options
         failure = f"{type(error).__name__}: {error}" if error is not None else f"result {result!r}"
-        if options.last_good and self._good is not MISSING:
-            fresh = options.max_age is None or (
-                self._clock.monotonic() - self._good_at <= options.max_age
+        good = self._good
+        if good is not None and key is not MISSING:
+            oldest = (
+                -math.inf if options.max_age is None else self._clock.monotonic() - options.max_age
             )
-            if fresh:
+            answer = good.get(key, oldest)
+            if answer is not MISSING:
                 self._emit("last_good", failure)
-                return self._good
+                return answer
         if options.factory is not None:
             self._emit("factory", failure)
             return options.factory(error)
@@ -184,3 +229,40 @@ class Fallback(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Fallback(name={self._name!r})"
+
+
+class _LastGood:
+    """The last good result per key, the ``max_keys`` most recently used kept.
+
+    A lock guards it because ``execute_sync`` may run on many threads at once, and an
+    ``OrderedDict`` changed by two of them between a lookup and a reorder raises.
+    """
+
+    __slots__ = ("_entries", "_lock", "_max_keys")
+
+    def __init__(self, max_keys: int) -> None:
+        self._entries: OrderedDict[Hashable, tuple[Any, float]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max_keys = max_keys
+
+    def put(self, key: Hashable, value: Any, stamp: float) -> None:
+        entries = self._entries
+        with self._lock:
+            entries[key] = (value, stamp)
+            entries.move_to_end(key)
+            if len(entries) > self._max_keys:
+                entries.popitem(last=False)
+
+    def get(self, key: Hashable, oldest: float) -> Any:
+        """``key``'s value if stamped at ``oldest`` or later, else ``MISSING``."""
+        entries = self._entries
+        with self._lock:
+            entry = entries.get(key)
+            if entry is None:
+                return MISSING
+            value, stamp = entry
+            if stamp < oldest:
+                del entries[key]  # too old to answer now, and older still later
+                return MISSING
+            entries.move_to_end(key)
+            return value

@@ -11,8 +11,16 @@ the last failure is raised unchanged (or the last failed result returned). A fai
 options do not handle ends the race immediately.
 
 Each attempt runs as its own task (so it can be cancelled alone); hedging is therefore for
-idempotent calls only. ``execute_sync`` races threads and uses real time; a losing thread
-cannot be cancelled — its result is discarded when it finishes.
+idempotent calls only. ``execute`` returns (or raises) only once its cancelled losers have
+finished, as Polly does: their cleanup (closing a connection, say) is part of the call, so
+it never runs on after the caller has moved on, and an error in it is handed to the event
+loop's exception handler (it cannot be the call's outcome: the winner is) rather than lost.
+An attempt that ignores its cancellation therefore holds the call until it ends.
+
+``execute_sync`` races threads and uses real time. Attempts still queued for a worker when the
+race ends are cancelled; a losing thread already running cannot be, and waiting for it would
+undo the hedge, so the call returns at once and the loser's outcome is discarded when it
+finishes.
 """
 
 from __future__ import annotations
@@ -106,7 +114,7 @@ class Hedging:
                 if race.settle():
                     return race.winner  # type: ignore[no-any-return]
         finally:
-            race.close()
+            await race.close()
 
     def execute_sync(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         total = 1 + self.options.max_hedged_attempts
@@ -132,13 +140,13 @@ class Hedging:
                 if error is None:
                     result = future.result()
                     if not self._handle.is_failure_result(result):
-                        for loser in running:
-                            loser.cancel()
+                        _cancel_queued(running)
                         return result
                     failure = (None, result)
                 elif self._handle.is_failure(error):
                     failure = (error, None)
                 else:
+                    _cancel_queued(running)
                     raise error
                 reason = "failed"
             if not running and started >= total:
@@ -232,11 +240,32 @@ class _Race:
             return True
         return False
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        """Cancel the attempts still running and wait until they have finished."""
         if self.timer is not None:
             self.timer.cancel()
+        losers = []
         for task in self.running:
-            task.cancel()  # the losers
+            if task.done():  # finished in the same turn as the deciding one: it lost anyway
+                if not task.cancelled():
+                    task.exception()  # retrieved, so asyncio does not warn about it later
+                continue
+            # Registered before the wait below, so it runs before the caller resumes; and it
+            # still reports if the caller is cancelled again while waiting.
+            task.add_done_callback(self._on_loser_done)
+            task.cancel()
+            losers.append(task)
+        if losers:
+            await asyncio.wait(losers)
+
+    def _on_loser_done(self, task: asyncio.Future[Any]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            message = f"{self.policy.name}: a cancelled hedged attempt failed as it stopped"
+            context = {"message": message, "exception": error, "future": task}
+            task.get_loop().call_exception_handler(context)
 
     def _on_delay(self) -> None:
         self.delay_passed = True
@@ -244,3 +273,9 @@ class _Race:
 
     def _on_done(self, _: object) -> None:
         self.wake.set()
+
+
+def _cancel_queued(running: set[concurrent.futures.Future[Any]]) -> None:
+    """Cancel the losers still queued for a worker (a running thread cannot be stopped)."""
+    for loser in running:
+        loser.cancel()

@@ -104,6 +104,34 @@ async def test_cancelled_waiters_leak_no_capacity(clock: FakeClock) -> None:
     assert bulkhead.stats().queued == 0
 
 
+async def test_a_waiter_cancelled_mid_queue_leaves_it_at_once(clock: FakeClock) -> None:
+    bulkhead = make(clock, max_concurrent=1, max_queued=3)
+    gate = Gate()
+    holder = asyncio.ensure_future(bulkhead.execute(gate, 0))
+    waiters = [asyncio.ensure_future(bulkhead.execute(gate, n)) for n in (1, 2, 3)]
+    await clock.settle()
+    waiters[1].cancel()
+    await clock.settle()
+    assert bulkhead.stats().queued == 2
+    newcomer = asyncio.ensure_future(bulkhead.execute(gate, 4))  # takes the freed place
+    await clock.settle()
+    assert not newcomer.done()
+    assert bulkhead.stats().queued == 3
+    # a place freed this very turn is free too: the latecomer runs before the cancelled task
+    latecomer = asyncio.ensure_future(bulkhead.execute(gate, 5))
+    waiters[2].cancel()
+    await clock.settle()
+    assert not latecomer.done()
+    gate.event.set()
+    results = await asyncio.gather(holder, *waiters, newcomer, latecomer, return_exceptions=True)
+    assert [r if isinstance(r, int) else "cancelled" for r in results] == [
+        0, 1, "cancelled", "cancelled", 4, 5,
+    ]  # fmt: skip
+    assert gate.order == [0, 1, 4, 5]
+    assert bulkhead.stats().queued == 0
+    assert bulkhead.stats().rejected == 0
+
+
 async def test_cancelling_a_running_call_frees_its_slot(clock: FakeClock) -> None:
     bulkhead = make(clock, max_concurrent=1)
     task = asyncio.ensure_future(bulkhead.execute(asyncio.Event().wait))

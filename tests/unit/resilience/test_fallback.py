@@ -46,16 +46,21 @@ async def test_factory_gets_the_error_and_may_be_async(clock: FakeClock) -> None
 
 async def test_last_good_result_within_max_age(clock: FakeClock) -> None:
     fallback = Fallback(FallbackOptions(last_good=True, max_age=10, value="default"), clock=clock)
-    assert await fallback.execute(down) == "default"  # nothing good seen yet
+    up = False
 
-    async def fresh() -> str:
+    async def service() -> str:  # one call, up or down: last good is kept per call
+        if not up:
+            raise ConnectionError("down")
         return "v1"
 
-    assert await fallback.execute(fresh) == "v1"
+    assert await fallback.execute(service) == "default"  # nothing good seen yet
+    up = True
+    assert await fallback.execute(service) == "v1"
+    up = False
     clock.advance(5)
-    assert await fallback.execute(down) == "v1"
+    assert await fallback.execute(service) == "v1"
     clock.advance(6)
-    assert await fallback.execute(down) == "default"  # too old
+    assert await fallback.execute(service) == "default"  # too old
 
 
 async def test_unhandled_failures_pass_unchanged(clock: FakeClock) -> None:
@@ -74,3 +79,62 @@ def test_result_predicate_and_sync(clock: FakeClock) -> None:
     )
     assert fallback.execute_sync(lambda: 503) == 200
     assert fallback.execute_sync(lambda: 404) == 404
+
+
+async def test_last_good_is_remembered_per_call_arguments(clock: FakeClock) -> None:
+    orders = {"41": "order 41", "42": "order 42"}
+    up = True
+
+    async def get_order(order_id: str, *, fields: str = "all") -> str:
+        if not up:
+            raise ConnectionError("down")
+        return f"{orders[order_id]} ({fields})"
+
+    fallback: Fallback[str] = Fallback(FallbackOptions(last_good=True, value="none"), clock=clock)
+    assert await fallback.execute(get_order, "41") == "order 41 (all)"
+    assert await fallback.execute(get_order, "42", fields="id") == "order 42 (id)"
+    up = False
+    assert await fallback.execute(get_order, "41") == "order 41 (all)"
+    assert await fallback.execute(get_order, "42", fields="id") == "order 42 (id)"
+    assert await fallback.execute(get_order, "42") == "none"  # never asked this way while up
+    assert await fallback.execute(get_order, "43") == "none"  # never order 42's answer
+
+    async def get_user(user_id: str) -> str:
+        raise ConnectionError("down")
+
+    assert await fallback.execute(get_user, "41") == "none"  # nor another function's
+
+
+async def test_last_good_key_function_and_bounded_memory(clock: FakeClock) -> None:
+    up = True
+
+    async def fetch(url: str, headers: dict[str, str]) -> str:  # a dict: not hashable
+        if not up:
+            raise ConnectionError("down")
+        return f"body of {url}"
+
+    fallback: Fallback[str] = Fallback(
+        FallbackOptions(last_good=True, value="none", key=lambda url, headers: url, max_keys=2),
+        clock=clock,
+    )
+    for url in ("/a", "/b", "/a", "/c"):  # /b is the least recently used when /c comes
+        await fallback.execute(fetch, url, {})
+    up = False
+    assert [await fallback.execute(fetch, url, {"x": "1"}) for url in ("/a", "/b", "/c")] == [
+        "body of /a",
+        "none",
+        "body of /c",
+    ]
+
+    unkeyed: Fallback[str] = Fallback(FallbackOptions(last_good=True, value="none"), clock=clock)
+    up = True
+    assert await unkeyed.execute(fetch, "/a", {}) == "body of /a"
+    up = False
+    assert await unkeyed.execute(fetch, "/a", {}) == "none"  # unhashable: never remembered
+
+
+def test_last_good_options_are_checked() -> None:
+    with pytest.raises(ConfigError, match="max_keys"):
+        FallbackOptions(last_good=True, max_keys=0)
+    with pytest.raises(ConfigError, match="key"):
+        FallbackOptions(last_good=True, key="order_id")  # type: ignore[arg-type]

@@ -106,6 +106,80 @@ async def test_cancelling_the_caller_cancels_every_attempt(clock: FakeClock) -> 
     assert sorted(replicas.cancelled) == [0, 1]
 
 
+class SlowToStop(Replicas):
+    """Attempts whose cleanup after a cancellation takes a few turns of the loop, and may fail."""
+
+    def __init__(self, clock: FakeClock, latencies: list[float], cleanup_error: bool = False):
+        super().__init__(clock, latencies)
+        self.cleanup_error = cleanup_error
+        self.cleaned: list[int] = []
+
+    async def __call__(self) -> str:
+        attempt = self.started
+        try:
+            return await super().__call__()
+        except asyncio.CancelledError:
+            for _ in range(3):
+                await self.clock.sleep(0)  # e.g. closing a connection
+            self.cleaned.append(attempt)
+            if self.cleanup_error:
+                raise RuntimeError(f"attempt {attempt} failed to clean up") from None
+            raise
+
+
+async def test_execute_returns_after_its_cancelled_losers_have_finished(clock: FakeClock) -> None:
+    replicas = SlowToStop(clock, [5.0, 0.2, 5.0])
+    hedging = Hedging(HedgingOptions(delay=0.1, max_hedged_attempts=2), clock=clock)
+
+    async def call() -> tuple[str, list[int]]:
+        answer = await hedging.execute(replicas)
+        return answer, list(replicas.cleaned)  # what had finished when execute returned
+
+    task = asyncio.ensure_future(call())
+    await clock.run_for(0.5)
+    assert await task == ("attempt 1", [0, 2])
+
+
+async def test_execute_raises_after_its_cancelled_losers_have_finished(clock: FakeClock) -> None:
+    replicas = SlowToStop(clock, [5.0, 0.2])
+    replicas.fail = {1}
+    hedging = Hedging(
+        HedgingOptions(delay=0.1, handle=OutcomeFilter(exceptions=(TimeoutError,))), clock=clock
+    )
+
+    async def call() -> list[int]:
+        with pytest.raises(ConnectionError, match="attempt 1"):
+            await hedging.execute(replicas)
+        return list(replicas.cleaned)
+
+    task = asyncio.ensure_future(call())
+    await clock.run_for(0.5)
+    assert await task == [0]
+
+
+async def test_a_losers_cleanup_error_is_reported_not_lost(clock: FakeClock) -> None:
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    replicas = SlowToStop(clock, [5.0, 0.2], cleanup_error=True)
+    hedging = Hedging(HedgingOptions(delay=0.1), name="orders", clock=clock)
+
+    async def call() -> tuple[str, list[dict[str, object]]]:
+        answer = await hedging.execute(replicas)
+        return answer, list(reported)
+
+    task = asyncio.ensure_future(call())
+    try:
+        await clock.run_for(0.5)
+        answer, seen = await task
+    finally:
+        loop.set_exception_handler(None)
+    assert answer == "attempt 1"  # the winner still wins
+    assert len(seen) == 1
+    assert "orders" in str(seen[0]["message"])
+    assert str(seen[0]["exception"]) == "attempt 0 failed to clean up"
+
+
 def test_sync_hedge_races_threads() -> None:
     release_first = threading.Event()
     calls: list[str] = []
