@@ -32,8 +32,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _loopback import wait_port
 
 PORTS = {"direct": 18180, "nginx": 18181, "haproxy": 18182, "meshkit": 18183, "bare": 18185}
 GOALS = {  # key: (bound, whether the figure must be at least it)
@@ -122,18 +123,6 @@ def wrk(port: int, connections: int, seconds: int) -> dict[str, float]:
 def _micros(text: str) -> float:
     value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
     return float(value) * {"us": 1, "ms": 1_000, "s": 1_000_000}[unit]
-
-
-def wait_port(port: int, timeout: float = 10.0) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def main() -> int:

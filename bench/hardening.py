@@ -45,6 +45,8 @@ from pathlib import Path
 
 import psutil
 
+from _loopback import wait_port
+
 GATEWAY_PORT = 18390
 UPSTREAM_PORT = 18391
 MiB = 1024 * 1024
@@ -139,16 +141,6 @@ def gateway(
         except subprocess.TimeoutExpired:
             process.kill()
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def wait_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 # -- upstreams in this process -------------------------------------------------------------------
