@@ -45,27 +45,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import httptools
-from mypy_extensions import trait
 
+from meshkit.gateway.head_meter import HeadMeter
 from meshkit.gateway.http1 import HttpError, RequestHead, check_head, response_head_bytes
 from meshkit.gateway.paths import normalize_path
+from meshkit.gateway.request_sink import QueuedRequest, RequestSink
 
 if TYPE_CHECKING:
     from meshkit.gateway.listener import Listener
 
-__all__ = ["ClientConnection", "Handler", "RequestSink"]
+__all__ = ["ClientConnection"]
 
 _log = logging.getLogger("meshkit.gateway")
 
 _MAX_PIPELINED: Final = 8  # requests parsed ahead of their turn before reading pauses
 _MAX_HELD: Final = 64 * 1024  # bytes held after an upgrade request before reading pauses
-# A partial line longer than the target seen so far by this much is past the request line
-# (method, spaces and version take less), so the header limits apply to it.
-_REQUEST_LINE_SLACK: Final = 32
 _NO_DEADLINE, _HEAD_DEADLINE, _IDLE_DEADLINE, _BODY_DEADLINE, _LINGER_DEADLINE = 0, 1, 2, 3, 4
 # Reading (and dropping) what a refused client still sends lasts at most this long (nginx's
 # lingering_time is 30 s, its lingering_timeout 5 s: a refused client gets less of our time).
@@ -77,54 +74,6 @@ _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 # first tried as an integer, failing with a TypeError built and cleared (~1,800 instructions
 # per header field; bytes.find parses its arguments the slow way, ~400)
 _UNDERSCORE: Final = 95
-
-
-@trait
-class RequestSink:
-    """The handler's side of one request. (A trait rather than a protocol: a compiled build
-    calls its methods directly, where a protocol's would be looked up by name each time.)"""
-
-    def start(self) -> None:
-        """Begin handling (may answer at once, e.g. with 404)."""
-        raise NotImplementedError
-
-    def body(self, chunk: bytes) -> None:
-        raise NotImplementedError
-
-    def end(self) -> None:
-        raise NotImplementedError
-
-    def abort(self) -> None:
-        """The client went away: drop everything for this request."""
-        raise NotImplementedError
-
-    def client_writable(self, writable: bool) -> None:
-        raise NotImplementedError
-
-    def tunnel_from_client(self, data: bytes) -> None:
-        """Raw bytes after an upgrade request: relay them to the upstream."""
-        raise NotImplementedError
-
-
-Handler = Callable[[RequestHead, "ClientConnection"], RequestSink]
-
-
-class _Queued(RequestSink):
-    """A pipelined request waiting for its turn: its head and the body so far (only
-    ``body`` and ``end`` are ever asked of it)."""
-
-    __slots__ = ("chunks", "ended", "head")
-
-    def __init__(self, head: RequestHead) -> None:
-        self.head = head
-        self.chunks: list[bytes] = []
-        self.ended = False
-
-    def body(self, chunk: bytes) -> None:
-        self.chunks.append(chunk)
-
-    def end(self) -> None:
-        self.ended = True
 
 
 class ClientConnection:
@@ -149,7 +98,7 @@ class ClientConnection:
         self._parser = httptools.HttpRequestParser(self)
         self._active: RequestSink | None = None
         self._parsing: RequestSink | None = None
-        self._queue: deque[_Queued] = deque()
+        self._queue: deque[QueuedRequest] = deque()
         self._tunnel: RequestSink | None = None
         # After an upgrade request: the bytes that follow, until the upstream agrees or not.
         self._upgrading = False
@@ -166,14 +115,10 @@ class ClientConnection:
         self._lingering = False  # answered and closing: what still arrives is dropped
         self._eof = False  # the client half-closed: answer what it asked, then close
         self._refusal: HttpError | None = None  # a malformed request behind earlier ones
-        # the head being parsed: its target, fields, size, and the partial line after a read
-        self._in_head = False
+        # the head being parsed: its target and fields, measured as they come
+        self._meter = HeadMeter(limits)
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
-        self._header_bytes = 0
-        self._partial = 0
-        self._fed_body = 0  # body bytes handed over during the current read
-        self._head_began_at = -1  # ...before the current head began in it (-1: earlier)
         self._body_bytes = 0
         self._body_start = 0.0  # the origin of the min_body_rate allowance
         self._body_base = 0  # body bytes already received at that origin
@@ -197,12 +142,12 @@ class ClientConnection:
         if self._upgrading:
             self._hold(data)
             return
-        self._fed_body = 0
-        self._head_began_at = -1
+        meter = self._meter
+        meter.read_starts()
         try:
             self._parser.feed_data(data)
-            if self._in_head:
-                self._check_partial_head(data)
+            if meter.in_head:
+                meter.after_read(data)
         except HttpError as exc:
             self._refuse(exc)
         except httptools.HttpParserCallbackError as wrapped:
@@ -246,7 +191,9 @@ class ClientConnection:
         if parsing is not None and parsing is self._active:
             return None  # its body will never end: give up on it (and close)
         if parsing is not None:
-            self._queue.remove(cast(_Queued, parsing))  # a queued request cut short: never answered
+            self._queue.remove(
+                cast(QueuedRequest, parsing)
+            )  # a queued request cut short: never answered
             self._parsing = None
         if self.idle:
             return None
@@ -265,31 +212,19 @@ class ClientConnection:
 
     # -- llhttp callbacks (raising HttpError aborts the parse) --------------------------------
     def on_message_begin(self) -> None:
-        self._in_head = True
-        self._head_began_at = self._fed_body
-        self._partial = 0
+        self._meter.head_begins()
         self._url = b""
         self._headers = []
-        self._header_bytes = 0
         self._body_bytes = 0
         if self.idle:
             self._expect(_HEAD_DEADLINE, self._limits.header_timeout)
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        if len(self._url) > self._limits.max_request_line:
-            raise HttpError(414, "request line too long")
+        self._meter.target(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        limits = self._limits
-        size = len(name) + len(value) + 4
-        self._header_bytes += size
-        if size > limits.max_header_line:
-            raise HttpError(431, "header line too long")
-        if self._header_bytes > limits.max_headers_size:
-            raise HttpError(431, "headers too large")
-        if len(self._headers) >= limits.max_headers:
-            raise HttpError(431, "too many headers")
+        self._meter.field(len(name) + len(value) + 4)
         if self._underscores != _ALLOW and _UNDERSCORE in name:
             if self._underscores == _DROP:
                 return
@@ -298,27 +233,8 @@ class ClientConnection:
         # them so), which spares a .lower() at every later lookup.
         self._headers.append((name.lower(), value))
 
-    def _check_partial_head(self, data: bytes) -> None:
-        """A head still incomplete after a read: bound the line llhttp holds unfinished."""
-        newline = data.rfind(b"\n")
-        tail = len(data) - newline - 1  # the bytes after the last line end (all, if none)
-        if self._head_began_at >= 0:  # the head began within this read, after a body's end
-            self._partial = min(tail, len(data) - self._head_began_at)
-        elif newline < 0:
-            self._partial += len(data)
-        else:
-            self._partial = tail
-        partial = self._partial
-        if partial <= len(self._url) + _REQUEST_LINE_SLACK:
-            return  # (still) the request line: on_url measures its target as it comes
-        limits = self._limits
-        if partial > limits.max_header_line:
-            raise HttpError(431, "header line too long")
-        if self._header_bytes + partial > limits.max_headers_size:
-            raise HttpError(431, "headers too large")
-
     def on_headers_complete(self) -> None:
-        self._in_head = False
+        self._meter.head_ends()
         parser = self._parser
         head = RequestHead(
             method=parser.get_method(),
@@ -341,12 +257,12 @@ class ClientConnection:
                 self._body_base = 0
             self._start(head, parsing=True)
         else:
-            queued = _Queued(head)
+            queued = QueuedRequest(head)
             self._queue.append(queued)
             self._parsing = queued
 
     def on_body(self, chunk: bytes) -> None:
-        self._fed_body += len(chunk)
+        self._meter.body_fed(len(chunk))
         self._body_bytes += len(chunk)
         if self.deadline_kind == _BODY_DEADLINE:
             limits = self._limits
@@ -510,10 +426,12 @@ class ClientConnection:
             self.fail(error.status, error.reason)
             return
         if parsing is not None:
-            self._queue.remove(cast(_Queued, parsing))  # a queued request whose body went wrong
+            self._queue.remove(
+                cast(QueuedRequest, parsing)
+            )  # a queued request whose body went wrong
             self._parsing = None
         self._refusal = error
-        self._in_head = False
+        self._meter.head_ends()
         self._pause()
 
     def _hold(self, data: bytes) -> None:

@@ -147,7 +147,8 @@ class ProxyExchange(Relay):
         route.stats.in_flight += 1
         limiter = route.rate_limiter
         if limiter is not None:
-            refusal = limiter.try_admit(route.limit_key(self.head, self._client_address()))
+            address = self._client_address() if route.limit_by_ip else ""  # (only if asked)
+            refusal = limiter.try_admit(route.limit_key(self.head, address))
             if refusal is not None:
                 self._answer(
                     429, "rate limited", retry_after=refusal.retry_after, extra=refusal.headers()

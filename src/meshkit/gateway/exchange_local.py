@@ -11,7 +11,6 @@ import json
 import math
 from typing import TYPE_CHECKING
 
-from meshkit.gateway.connection import RequestSink
 from meshkit.gateway.filters import (
     FilterFailed,
     FilterRequest,
@@ -22,6 +21,7 @@ from meshkit.gateway.filters import (
     run_response_filters,
 )
 from meshkit.gateway.http1 import RequestHead, response_head_bytes
+from meshkit.gateway.request_sink import RequestSink
 from meshkit.gateway.response_head import ResponseHead
 from meshkit.gateway.upstream import ResponseSink
 from meshkit.health.outlier import ErrorKind

@@ -234,6 +234,8 @@ class Gateway:
     def client_address(self, head: RequestHead, client: ClientConnection) -> str:
         """The client's address for per-IP limits and hashing (see
         :mod:`~meshkit.gateway.forwarded`)."""
+        if not self.behind_proxies:
+            return client.peer
         chain = forwarded_for(head.header(b"x-forwarded-for"), head.header(b"forwarded"))
         return client_address(client.peer, chain, self.trusted)
 

@@ -22,8 +22,9 @@ import ssl
 from typing import Any, Final, cast
 
 from meshkit.clock import SYSTEM_CLOCK, Clock, TimerHandle
-from meshkit.gateway.connection import ClientConnection, Handler
+from meshkit.gateway.connection import ClientConnection
 from meshkit.gateway.limits import DEFAULT_LIMITS, GatewayLimits
+from meshkit.gateway.request_sink import Handler
 
 __all__ = ["Listener", "default_max_connections", "raise_open_file_limit"]
 
