@@ -9,8 +9,8 @@ With ``MESHKIT_FUZZ_PURE=1`` meshkit is imported from its Python sources (copied
 without the compiled modules) under atheris' coverage instrumentation, which guides the
 mutations; without it the compiled build runs (what ships), mutations unguided by its code.
 ``make fuzz`` runs both for longer; ``tests/fuzz/test_fuzz.py`` for a few seconds each.
-A crash leaves ``crash-*`` in the working directory: add it to ``tests/fuzz/corpus/`` (as ``found-*``), where
-the test suite replays every file.
+A crash leaves ``crash-*`` in the working directory: add it to ``tests/fuzz/corpus/<target>/``
+as ``found-*``, where the test suite replays every file.
 """
 
 from __future__ import annotations
