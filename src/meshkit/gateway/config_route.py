@@ -8,8 +8,10 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from meshkit._units import Seconds
+from meshkit.gateway.builtin_filters import HeaderEdits, PythonFilters, RateLimit, route_chain
 from meshkit.gateway.config_base import NAME_PATTERN as _NAME
 from meshkit.gateway.config_base import Strict as _Strict
+from meshkit.gateway.filter_chain import FilterChain
 from meshkit.gateway.filters import load_filter
 from meshkit.gateway.http1 import render_fields
 from meshkit.gateway.router import Route
@@ -206,31 +208,44 @@ class RouteConfig(_Strict):
     def services(self) -> set[str]:
         return {self.service} if self.service else {s.service for s in self.split}
 
+    def chain(self, name: str) -> FilterChain:
+        """The route's filters, assembled once (see :mod:`~meshkit.gateway.builtin_filters`):
+        only what the route configures is in it."""
+        rate_limit = None
+        if self.rate_limit is not None:
+            limiter, header = self.rate_limit.build(name)
+            rate_limit = RateLimit(limiter, by_ip=self.rate_limit.key == "ip", header=header)
+        filters = self.filters
+        python = None
+        if filters is not None and (filters.request or filters.response):
+            python = PythonFilters(
+                tuple(load_filter(r) for r in filters.request),
+                tuple(load_filter(r) for r in filters.response),
+                filters.timeout,
+            )
+        edits = HeaderEdits(
+            request_lines=render_fields(self.request_headers.pairs()),
+            request_removed=self.request_headers.names(),
+            response_added=self.response_headers.pairs(),
+            response_removed=self.response_headers.names(),
+        )
+        return route_chain(rate_limit=rate_limit, python=python, edits=edits)
+
     def build(self, index: int) -> Route:
         match = self.match
-        filters = self.filters
         name = self.name or f"route-{index}"
         cumulative, split = 0.0, []
         for part in self.split:
             cumulative += part.weight
             split.append((part.service, cumulative))
-        limiter, limit_header = (None, None)
-        if self.rate_limit is not None:
-            limiter, limit_header = self.rate_limit.build(name)
         return Route(
             name=name,
-            rate_limiter=limiter,
-            limit_by_ip=self.rate_limit is not None and self.rate_limit.key == "ip",
-            limit_header=limit_header,
+            chain=self.chain(name),
             service=self.service or "",
             split=tuple(split),
             query=tuple((k.encode(), v.encode()) for k, v in match.query.items()),
             cookies=tuple((k.encode(), v.encode()) for k, v in match.cookies.items()),
             rewrite_host=self.rewrite_host.encode() if self.rewrite_host else None,
-            added_request_lines=render_fields(self.request_headers.pairs()),
-            remove_request_headers=self.request_headers.names(),
-            add_response_headers=self.response_headers.pairs(),
-            remove_response_headers=self.response_headers.names(),
             prefix=match.prefix.encode() if match.prefix else None,
             path=match.path.encode() if match.path else None,
             regex=re.compile(match.regex.encode()) if match.regex else None,
@@ -245,7 +260,4 @@ class RouteConfig(_Strict):
             max_queued=self.max_queued,
             max_queue_wait=self.max_queue_wait,
             retry_non_idempotent=self.retry_non_idempotent,
-            request_filters=tuple(load_filter(r) for r in filters.request) if filters else (),
-            response_filters=tuple(load_filter(r) for r in filters.response) if filters else (),
-            filter_timeout=filters.timeout if filters else 1.0,
         )

@@ -56,6 +56,7 @@ from meshkit.gateway.request_sink import QueuedRequest, RequestSink
 
 if TYPE_CHECKING:
     from meshkit.gateway.listener import Listener
+    from meshkit.gateway.tunnel import Tunnel
 
 __all__ = ["ClientConnection"]
 
@@ -99,7 +100,7 @@ class ClientConnection:
         self._active: RequestSink | None = None
         self._parsing: RequestSink | None = None
         self._queue: deque[QueuedRequest] = deque()
-        self._tunnel: RequestSink | None = None
+        self._tunnel: Tunnel | None = None  # after the upstream agreed to an upgrade
         # After an upgrade request: the bytes that follow, until the upstream agrees or not.
         self._upgrading = False
         self._held: list[bytes] = []
@@ -137,7 +138,7 @@ class ClientConnection:
         if self.closed or self._refusal is not None:
             return  # (answered and lingering, or behind a refusal: dropped)
         if self._tunnel is not None:
-            self._tunnel.tunnel_from_client(data)
+            self._tunnel.from_client(data)
             return
         if self._upgrading:
             self._hold(data)
@@ -307,11 +308,11 @@ class ClientConnection:
         if not self.closed and not self.request_complete:
             self._write(_CONTINUE)
 
-    def open_tunnel(self) -> bytes:
-        """The upstream agreed to the active request's upgrade: from now on bytes are
-        relayed raw. Returns what the client sent after the request meanwhile."""
+    def open_tunnel(self, tunnel: Tunnel) -> bytes:
+        """The upstream agreed to the active request's upgrade: from now on bytes go to
+        ``tunnel`` raw. Returns what the client sent after the request meanwhile."""
         self._upgrading = False
-        self._tunnel = self._active
+        self._tunnel = tunnel
         held = b"".join(self._held)
         self._held = []
         self._held_size = 0

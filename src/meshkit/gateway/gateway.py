@@ -1,8 +1,9 @@
 """The gateway: the mesh, the routes, the upstream pools and the listener, wired together.
 
-Each request becomes a :class:`~meshkit.gateway.exchange.ProxyExchange` (see there for the
-request's way through). This module holds what all requests share: the error table, the
-upstream connection pools per endpoint, request ids, and the forwarding headers.
+Each request becomes an :class:`~meshkit.gateway.exchange.Exchange` (see there, and
+:mod:`~meshkit.gateway.filter_chain` for its phases). This module holds what all requests
+share: the error table, the upstream connection pools per endpoint, request ids, and the
+forwarding headers.
 
 Every failure is answered from one table (:data:`ERROR_TABLE`) with a small JSON body carrying
 the request id; nothing else — certainly no traceback — ever reaches a client.
@@ -14,7 +15,7 @@ import dataclasses
 import ipaddress
 import logging
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client.registry import CollectorRegistry
 
@@ -35,7 +36,7 @@ from meshkit.events import EventBus
 from meshkit.gateway import reconcile
 from meshkit.gateway.config import GatewayConfig, PoolConfig
 from meshkit.gateway.connection import ClientConnection
-from meshkit.gateway.exchange import ProxyExchange
+from meshkit.gateway.exchange import Exchange
 from meshkit.gateway.forwarded import client_address, forwarded_for
 from meshkit.gateway.http1 import RequestHead
 from meshkit.gateway.identity import Identities
@@ -109,6 +110,8 @@ class Gateway:
         )
         self.metrics = MetricsServer(self.registry) if config.admin is not None else None
         self.identities = Identities()
+        # Told of every exchange's state change, when set (tests walk the state table with it).
+        self.watch_transitions: Callable[[Exchange, int, int], None] | None = None
 
     @property
     def port(self) -> int:
@@ -183,8 +186,8 @@ class Gateway:
         await self.mesh.close()
 
     # -- shared by the exchanges -------------------------------------------------------------
-    def _exchange(self, head: RequestHead, client: ClientConnection) -> ProxyExchange:
-        return ProxyExchange(self, head, client)
+    def _exchange(self, head: RequestHead, client: ClientConnection) -> Exchange:
+        return Exchange(self, head, client)
 
     def _endpoint_stats(
         self,
@@ -242,16 +245,13 @@ class Gateway:
     def forwarding(
         self, head: RequestHead, client: ClientConnection, request_id: bytes, serial: bytes
     ) -> list[bytes]:
-        """Forwarding header lines for the upstream, as pieces of bytes to join into the head,
-        made once per request (retries reuse them). From a trusted proxy the
+        """Forwarding header lines for the upstream, as pieces of bytes to join into the head
+        (the identity filter asks once per request; retries reuse them). From a trusted proxy the
         ``X-Forwarded-For`` chain grows by the peer and its ``-Proto`` / ``-Host`` are kept;
         from anyone else they are replaced by what the gateway saw (the client's own copies
         are never relayed: see ``http1._NOT_RELAYED``). ``traceparent`` continues the
         client's trace with a new span id for this hop (or starts a trace); ``tracestate``
         passes through untouched."""
-        cached = head.forwarding
-        if cached is not None:
-            return cached
         address = client.peer_bytes
         trusted = bool(self._trusted) and self.trusted(client.peer)
         prior = head.header(b"x-forwarded-for") if trusted else None
@@ -271,7 +271,6 @@ class Gateway:
             lines += (b"x-request-id: ", request_id, b"\r\n")
         traceparent = self.identities.traceparent(head.header(b"traceparent"), serial)
         lines += (b"traceparent: ", traceparent, b"\r\n")
-        head.forwarding = lines
         return lines
 
     @staticmethod

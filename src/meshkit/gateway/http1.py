@@ -90,7 +90,6 @@ class RequestHead:
         "chunked",
         "content_length",
         "expect_continue",
-        "forwarding",
         "headers",
         "host",
         "keep_alive",
@@ -98,7 +97,6 @@ class RequestHead:
         "named",
         "path",
         "query",
-        "rewritten",
         "target",
         "upgrade",
         "version",
@@ -127,8 +125,6 @@ class RequestHead:
         self.upgrade: bytes | None = None  # the protocol asked for (a bodiless GET)
         self.named: frozenset[bytes] = _NONE  # further hop-by-hop fields Connection names
         # worked out once per request, kept for retries
-        self.forwarding: list[bytes] | None = None  # Gateway.forwarding's pieces of lines
-        self.rewritten = False  # the route's header removals are applied
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of header ``name`` (header names are stored lowercase)."""

@@ -37,10 +37,6 @@ class RequestSink:
     def client_writable(self, writable: bool) -> None:
         raise NotImplementedError
 
-    def tunnel_from_client(self, data: bytes) -> None:
-        """Raw bytes after an upgrade request: relay them to the upstream."""
-        raise NotImplementedError
-
 
 Handler = Callable[[RequestHead, "ClientConnection"], RequestSink]
 """Makes the sink of each request a connection reads (the gateway's exchange)."""

@@ -15,10 +15,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshkit.gateway.filters import RequestFilter, ResponseFilter
+from meshkit.gateway.filter_chain import FilterChain
 from meshkit.gateway.http1 import RequestHead
 from meshkit.observability.stats import RequestStats
-from meshkit.ratelimit import RateLimiter
 
 __all__ = ["Route", "Router"]
 
@@ -29,9 +28,9 @@ class Route:
     ``methods``, and exact values of ``headers``, ``query`` parameters and ``cookies`` (the
     way to send a tester or a header-flagged client to a version). Target: ``service``, or a
     weighted ``split`` between services (canary, blue-green). Rewrites: the matched
-    ``prefix`` → ``rewrite_prefix``, the Host → ``rewrite_host``, request and response
-    headers added or removed. ``rate_limiter`` counts requests per client address, per a
-    header's value, or for the route as a whole; ``max_concurrent`` is its bulkhead."""
+    ``prefix`` → ``rewrite_prefix``, the Host → ``rewrite_host``. ``chain``: its filters
+    (rate limit, Python filters, identity, header edits; see
+    :mod:`~meshkit.gateway.filter_chain`); ``max_concurrent`` is its bulkhead."""
 
     name: str
     service: str = ""
@@ -39,9 +38,6 @@ class Route:
     query: tuple[tuple[bytes, bytes], ...] = ()
     cookies: tuple[tuple[bytes, bytes], ...] = ()
     rewrite_host: bytes | None = None
-    remove_request_headers: frozenset[bytes] = frozenset()
-    add_response_headers: tuple[tuple[bytes, bytes], ...] = ()
-    remove_response_headers: frozenset[bytes] = frozenset()
     prefix: bytes | None = None
     path: bytes | None = None
     regex: re.Pattern[bytes] | None = None
@@ -50,19 +46,13 @@ class Route:
     headers: tuple[tuple[bytes, bytes], ...] = ()
     rewrite_prefix: bytes | None = None
     timeout: float | None = None
-    rate_limiter: RateLimiter | None = None
-    limit_by_ip: bool = False
-    limit_header: bytes | None = None
     max_concurrent: int | None = None
     max_queued: int = 0
     max_queue_wait: float = 1.0
     waiting: deque[Any] = field(default_factory=deque, compare=False)  # queued exchanges
     retry_non_idempotent: bool = False
-    request_filters: tuple[RequestFilter, ...] = ()
-    response_filters: tuple[ResponseFilter, ...] = ()
-    filter_timeout: float = 1.0
+    chain: FilterChain = field(default_factory=FilterChain, compare=False)
     stats: RequestStats = field(default_factory=RequestStats, compare=False)
-    added_request_lines: bytes = b""  # the request headers to add, as lines (render_fields)
 
     # -- the route's bulkhead ----------------------------------------------------------------
     def full(self) -> bool:
@@ -87,14 +77,6 @@ class Route:
     def leave_queue(self, waiter: Any) -> None:
         if waiter in self.waiting:
             self.waiting.remove(waiter)
-
-    def limit_key(self, head: RequestHead, peer: str) -> object:
-        """Who this request counts against in the route's rate limit."""
-        if self.limit_by_ip:
-            return peer
-        if self.limit_header is not None:
-            return head.header(self.limit_header) or b""
-        return None
 
     def matches(self, head: RequestHead, *, any_method: bool = False) -> bool:
         """Whether ``head`` is for this route (``any_method``: whatever its method)."""

@@ -31,6 +31,7 @@ from mypy_extensions import trait
 from meshkit.clock import SYSTEM_CLOCK, Clock
 from meshkit.errors import BulkheadFull, ConnectFailed, UpstreamError, UpstreamTimeout
 from meshkit.gateway.response_head import ResponseHead, watched_name
+from meshkit.gateway.tunnel import Tunnel
 
 __all__ = ["BadUpstreamResponse", "EndpointPool", "ResponseSink", "UpstreamConnection"]
 
@@ -62,10 +63,6 @@ class ResponseSink:
     def upstream_writable(self, writable: bool) -> None:
         raise NotImplementedError
 
-    def tunnel_from_upstream(self, data: bytes) -> None:
-        """Raw bytes after a 101 answer: the connection is a tunnel now."""
-        raise NotImplementedError
-
 
 class UpstreamConnection:
     """One connection to an upstream; see the module docstring. An asyncio protocol by its
@@ -95,7 +92,8 @@ class UpstreamConnection:
         self._awaiting_head = False  # bytes still belong to a response head
         self._head_seen = 0  # bytes received for it so far
         self._until_close = False  # the body ends where the upstream closes
-        self.tunnel = False  # after a 101 answer: raw bytes both ways, never pooled again
+        self.switched = False  # after a 101 answer: raw bytes both ways, never pooled again
+        self.tunnel: Tunnel | None = None  # where those go (set when the exchange agrees)
 
     # -- asyncio protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -104,9 +102,9 @@ class UpstreamConnection:
 
     def data_received(self, data: bytes) -> None:
         self.received_any = True
-        if self.tunnel:
-            if self.sink is not None:
-                self.sink.tunnel_from_upstream(data)
+        if self.switched:
+            if self.tunnel is not None and self.sink is not None:
+                self.tunnel.from_upstream(data)
             return
         if self.sink is None:
             self.close()  # spoke while idle: nothing it says next can be framed with trust
@@ -130,10 +128,10 @@ class UpstreamConnection:
         """A 101 answer ended the HTTP part: the rest is the tunnel's. (A method of its own:
         the exchange may have refused the switch and let go of us, and in the caller mypy
         would still take ``self.sink`` for set — which a compiled build checks.)"""
-        self.tunnel = True
-        sink = self.sink
-        if rest and sink is not None:
-            sink.tunnel_from_upstream(rest)
+        self.switched = True
+        tunnel = self.tunnel
+        if rest and tunnel is not None and self.sink is not None:
+            tunnel.from_upstream(rest)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -194,7 +192,7 @@ class UpstreamConnection:
             head.content_length is None
             and not head.chunked
             and not self._head_only
-            and status not in (204, 304)
+            and status not in (101, 204, 304)  # (after a 101, a close ends the tunnel)
         )
         self.sink.response_head(head)
         if self._head_only and self.sink is not None:
