@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 from pathlib import Path
@@ -47,6 +48,7 @@ async def _main(
         click.echo(f"cannot listen on {config.listen.host}:{config.listen.port}: {exc}", err=True)
         await gateway.stop(0)
         return 1
+    _settle_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -84,6 +86,20 @@ async def _main(
     click.echo(f"draining (up to {drain:g}s)")
     await gateway.stop(drain)
     return 0
+
+
+def _settle_heap() -> None:
+    """Started: what exists now (modules, config, routes, pools) lives as long as the process,
+    so it leaves the garbage collector's view (``gc.freeze``): a full collection then walks
+    only what requests made, instead of every object the start-up left, which shows in the
+    latency of whichever request it interrupts. The young generation is collected less often
+    too: a request's objects are freed by reference counting, not by the collector."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(_GC_YOUNG, *gc.get_threshold()[1:])
+
+
+_GC_YOUNG = 7_000  # ten times Python's default
 
 
 def _count(number: int, noun: str) -> str:
