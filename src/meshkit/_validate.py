@@ -11,12 +11,40 @@ from collections.abc import Collection
 
 from meshkit.errors import ConfigError
 
-__all__ = ["at_least", "between", "greater_than", "one_of", "positive", "not_above"]
+__all__ = [
+    "at_least",
+    "between",
+    "finite",
+    "greater_than",
+    "integer",
+    "one_of",
+    "positive",
+    "not_above",
+]
 
 
 def _finite(option: str, value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         raise ConfigError(f"{option} must be a number, got {value!r}", option=option)
+
+
+def integer(option: str, value: object, low: int | None = None, high: int | None = None) -> None:
+    """``value`` is an ``int`` (``True`` is not a count), within ``low`` .. ``high`` if given."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{option} must be an integer, got {value!r}", option=option)
+    if low is not None and high is not None:
+        between(option, value, low, high)
+    elif low is not None:
+        at_least(option, value, low)
+    elif high is not None and value > high:
+        raise ConfigError(f"{option} must be <= {high}, got {value!r}", option=option)
+
+
+def finite(option: str, value: float) -> None:
+    """``value`` is a number other than infinity (for sizes that allocate or divide by it)."""
+    _finite(option, value)
+    if math.isinf(value):
+        raise ConfigError(f"{option} must be finite, got {value!r}", option=option)
 
 
 def positive(option: str, value: float) -> None:

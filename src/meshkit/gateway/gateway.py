@@ -45,7 +45,7 @@ from meshkit.gateway.upstream import EndpointPool
 from meshkit.mesh import ServiceMesh
 from meshkit.observability import GatewayCollector, MetricsServer, RequestStats
 from meshkit.observability.stats import stats_of
-from meshkit.resilience.breaker_options import CircuitState
+from meshkit.resilience.breaker import CircuitState
 
 __all__ = ["ERROR_TABLE", "Gateway"]
 

@@ -1,0 +1,15 @@
+"""Timeout: see ``policy``."""
+
+from __future__ import annotations
+
+from meshkit.resilience.timeout.policy import (
+    Timeout,
+    TimeoutOccurred,
+    TimeoutOptions,
+)
+
+__all__ = [
+    "Timeout",
+    "TimeoutOccurred",
+    "TimeoutOptions",
+]
