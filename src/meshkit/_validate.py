@@ -15,6 +15,7 @@ __all__ = [
     "at_least",
     "between",
     "finite",
+    "finite_positive",
     "greater_than",
     "integer",
     "one_of",
@@ -45,6 +46,12 @@ def finite(option: str, value: float) -> None:
     _finite(option, value)
     if math.isinf(value):
         raise ConfigError(f"{option} must be finite, got {value!r}", option=option)
+
+
+def finite_positive(option: str, value: float) -> None:
+    """``0 < value < inf``: a rate or a window of infinity would divide into zero or nan."""
+    positive(option, value)
+    finite(option, value)
 
 
 def positive(option: str, value: float) -> None:
