@@ -33,7 +33,8 @@ class RetryOptions:
     """``max_attempts``: calls in all, the first included (``None``: only time bounds them);
     ``max_total_time``: seconds after the first call starts beyond which no retry starts;
     ``per_try_timeout``: seconds each attempt may run before it is cancelled and counted as a
-    failure (``TimeoutExceeded``; ``None``: no bound per attempt);
+    failure (``TimeoutExceeded``; ``None``: no bound per attempt; ``execute_sync`` then runs
+    each attempt on a worker thread, as :class:`~meshkit.resilience.Timeout` does);
     ``backoff``: delays between attempts; ``retry_on``: which outcomes are retried;
     ``honor_retry_after`` / ``max_retry_after``: wait as long as a failure asks, up to a cap;
     ``budget``: a :class:`RetryBudget`, usually shared by every caller of one dependency."""
