@@ -13,10 +13,12 @@ from meshkit.errors import ConfigError
 
 __all__ = [
     "at_least",
+    "callable_or_none",
     "between",
     "finite",
     "finite_positive",
     "greater_than",
+    "instance_of",
     "integer",
     "one_of",
     "positive",
@@ -94,3 +96,16 @@ def one_of(option: str, value: object, allowed: Collection[object]) -> None:
     if value not in allowed:
         choices = ", ".join(repr(a) for a in allowed)
         raise ConfigError(f"{option} must be one of {choices}; got {value!r}", option=option)
+
+
+def instance_of(option: str, value: object, kind: type) -> None:
+    """``value`` is a ``kind`` (the options that take a policy's helper object, not a number)."""
+    if not isinstance(value, kind):
+        name = kind.__name__
+        article = "an" if name[:1].lower() in "aeiou" else "a"
+        raise ConfigError(f"{option} must be {article} {name}, got {value!r}", option=option)
+
+
+def callable_or_none(option: str, value: object) -> None:
+    if value is not None and not callable(value):
+        raise ConfigError(f"{option} must be callable, got {value!r}", option=option)

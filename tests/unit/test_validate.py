@@ -59,3 +59,14 @@ def test_finite_rejects_infinity() -> None:
     with pytest.raises(ConfigError, match=r"window must be > 0"):
         v.finite_positive("window", 0)
     v.finite_positive("window", 2.5)
+
+
+def test_instance_of_and_callable_name_the_option_and_type() -> None:
+    with pytest.raises(ConfigError, match=r"retry_on must be an OutcomeFilter, got 3"):
+        v.instance_of("retry_on", 3, type("OutcomeFilter", (), {}))
+    with pytest.raises(ConfigError, match=r"budget must be a RetryBudget, got 'x'"):
+        v.instance_of("budget", "x", type("RetryBudget", (), {}))
+    with pytest.raises(ConfigError, match=r"key must be callable, got 1"):
+        v.callable_or_none("key", 1)
+    v.callable_or_none("key", None)
+    v.callable_or_none("key", len)

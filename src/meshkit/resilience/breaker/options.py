@@ -97,10 +97,7 @@ class CircuitBreakerOptions:
                 "half_open_calls",
                 self.half_open_calls,
             )
-        if not isinstance(self.failure, OutcomeFilter):
-            raise ConfigError(
-                f"failure must be an OutcomeFilter, got {self.failure!r}", option="failure"
-            )
+        _validate.instance_of("failure", self.failure, OutcomeFilter)
 
     @property
     def successes_to_close(self) -> int:

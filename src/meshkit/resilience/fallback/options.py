@@ -50,14 +50,9 @@ class FallbackOptions(Generic[T]):
             raise ConfigError(
                 "a fallback needs a value, a factory or last_good=True", option="value"
             )
-        if self.factory is not None and not callable(self.factory):
-            raise ConfigError(f"factory must be callable, got {self.factory!r}", option="factory")
+        _validate.callable_or_none("factory", self.factory)
         if self.max_age is not None:
             _validate.positive("max_age", self.max_age)
-        if self.key is not None and not callable(self.key):
-            raise ConfigError(f"key must be callable, got {self.key!r}", option="key")
+        _validate.callable_or_none("key", self.key)
         _validate.integer("max_keys", self.max_keys, 1)
-        if not isinstance(self.handle, OutcomeFilter):
-            raise ConfigError(
-                f"handle must be an OutcomeFilter, got {self.handle!r}", option="handle"
-            )
+        _validate.instance_of("handle", self.handle, OutcomeFilter)

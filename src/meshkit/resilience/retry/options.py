@@ -60,17 +60,11 @@ class RetryOptions:
             _validate.positive("max_total_time", self.max_total_time)
         if self.per_try_timeout is not None:
             _validate.positive("per_try_timeout", self.per_try_timeout)
-        for option, value, kind in (
-            ("backoff", self.backoff, Backoff),
-            ("retry_on", self.retry_on, OutcomeFilter),
-        ):
-            if not isinstance(value, kind):
-                raise ConfigError(
-                    f"{option} must be a {kind.__name__}, got {value!r}", option=option
-                )
+        _validate.instance_of("backoff", self.backoff, Backoff)
+        _validate.instance_of("retry_on", self.retry_on, OutcomeFilter)
         _validate.at_least("max_retry_after", self.max_retry_after, 0)
-        if self.budget is not None and not isinstance(self.budget, RetryBudget):
-            raise ConfigError(f"budget must be a RetryBudget, got {self.budget!r}", option="budget")
+        if self.budget is not None:
+            _validate.instance_of("budget", self.budget, RetryBudget)
 
 
 DEFAULT_RETRY_OPTIONS = RetryOptions()
