@@ -5,8 +5,8 @@ Each request becomes an :class:`~meshkit.gateway.exchange.Exchange` (see there, 
 share: the error table, the upstream connection pools per endpoint, request ids, and the
 forwarding headers.
 
-Every failure is answered from one table (:data:`ERROR_TABLE`) with a small JSON body carrying
-the request id; nothing else — certainly no traceback — ever reaches a client.
+Every failure is answered from one table (:mod:`meshkit.error_table`) with a small JSON body
+carrying the request id; nothing else — certainly no traceback — ever reaches a client.
 """
 
 from __future__ import annotations
@@ -20,17 +20,9 @@ from collections.abc import Callable, Iterator
 from prometheus_client.registry import CollectorRegistry
 
 from meshkit.clock import SYSTEM_CLOCK, Clock
+from meshkit.error_table import ERROR_TABLE, INTERNAL_ERROR, answer_for
 from meshkit.errors import (
-    BulkheadFull,
-    CircuitOpen,
     ConfigError,
-    NoHealthyEndpoint,
-    PolicyRejected,
-    RateLimited,
-    ServiceNotFound,
-    TimeoutExceeded,
-    UpstreamError,
-    UpstreamTimeout,
 )
 from meshkit.events import EventBus
 from meshkit.gateway import reconcile
@@ -46,25 +38,13 @@ from meshkit.gateway.upstream import EndpointPool
 from meshkit.mesh import ServiceMesh
 from meshkit.observability import GatewayCollector, MetricsServer, RequestStats
 from meshkit.observability.stats import stats_of
-from meshkit.resilience.breaker_options import CircuitState
+from meshkit.resilience.breaker import CircuitState
 
 __all__ = ["ERROR_TABLE", "Gateway"]
 
 _log = logging.getLogger("meshkit.gateway")
 
-ERROR_TABLE: tuple[tuple[type[BaseException], int, str], ...] = (
-    (CircuitOpen, 503, "circuit open"),
-    (NoHealthyEndpoint, 503, "no healthy endpoint"),
-    (ServiceNotFound, 503, "service not registered"),
-    (RateLimited, 429, "rate limited"),
-    (BulkheadFull, 503, "too many requests in flight"),
-    (TimeoutExceeded, 504, "upstream timeout"),
-    (UpstreamTimeout, 504, "upstream timeout"),
-    (TimeoutError, 504, "upstream timeout"),
-    (UpstreamError, 502, "bad gateway"),
-    (PolicyRejected, 503, "refused"),
-)
-"""Exception type → (status, message), first match wins; anything else is a 500."""
+# The table lives in meshkit.error_table (both faces answer from it); re-exported here.
 
 
 _DEFAULT_POOL = PoolConfig()
@@ -275,8 +255,7 @@ class Gateway:
 
     @staticmethod
     def classify(error: BaseException) -> tuple[int, str]:
-        for kind, status, message in ERROR_TABLE:
-            if isinstance(error, kind):
-                return status, message
-        _log.error("unexpected error %r", error)
-        return 500, "internal error"
+        answer = answer_for(error)
+        if answer is INTERNAL_ERROR:
+            _log.error("unexpected error %r", error)
+        return answer.status, answer.message

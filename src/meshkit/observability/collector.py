@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from meshkit.observability.stats import STATUS_CLASSES, RequestStats
-from meshkit.resilience.breaker_options import CircuitState
+from meshkit.resilience.breaker import CircuitState
 
 __all__ = ["GatewayCollector"]
 

@@ -23,8 +23,8 @@ nothing (the bucket) or counts as still ahead (GCRA): a clock that steps back ne
 
 from __future__ import annotations
 
+from meshkit import _validate
 from meshkit.ratelimit._bucket_core import GcraCore, TokenBucketCore
-from meshkit.ratelimit._checks import finite_positive, whole_at_least
 
 __all__ = ["GCRA", "TokenBucket"]
 
@@ -35,8 +35,8 @@ class TokenBucket(TokenBucketCore):
     __slots__ = ()
 
     def __init__(self, rate: float, burst: int) -> None:
-        finite_positive("rate", rate)
-        whole_at_least("burst", burst, 1)
+        _validate.finite_positive("rate", rate)
+        _validate.integer("burst", burst, 1)
         super().__init__(rate, burst)
 
     def __repr__(self) -> str:
@@ -49,8 +49,8 @@ class GCRA(GcraCore):
     __slots__ = ()
 
     def __init__(self, rate: float, burst: int) -> None:
-        finite_positive("rate", rate)
-        whole_at_least("burst", burst, 1)
+        _validate.finite_positive("rate", rate)
+        _validate.integer("burst", burst, 1)
         super().__init__(rate, burst)
 
     def __repr__(self) -> str:

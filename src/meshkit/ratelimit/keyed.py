@@ -26,7 +26,6 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from meshkit import _validate
-from meshkit.ratelimit._checks import whole_at_least
 from meshkit.ratelimit._decision import Decision
 from meshkit.ratelimit.algorithm import RateLimitAlgorithm
 from meshkit.ratelimit.options import DEFAULT_MAX_KEYS, RateLimitOptions, algorithm_factory
@@ -84,7 +83,7 @@ class KeyedLimiter:
         max_keys: int = DEFAULT_MAX_KEYS,
         idle_after: float | None = None,
     ) -> None:
-        whole_at_least("max_keys", max_keys, 1)
+        _validate.integer("max_keys", max_keys, 1)
         self._factory = factory
         # Never charged: answers peeks for unknown keys and tells how long a reset takes.
         self._pristine = factory()

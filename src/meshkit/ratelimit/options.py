@@ -16,7 +16,6 @@ from typing import Any, Literal, get_args
 
 from meshkit import _validate
 from meshkit.errors import ConfigError
-from meshkit.ratelimit._checks import finite_positive, whole_at_least
 from meshkit.ratelimit.algorithm import RateLimitAlgorithm
 from meshkit.ratelimit.bucket import GCRA, TokenBucket
 from meshkit.ratelimit.sliding_log import SlidingWindowLog
@@ -73,11 +72,11 @@ class Rate:
     period: PeriodName | float = "second"
 
     def __post_init__(self) -> None:
-        whole_at_least("limit", self.limit, 1)
+        _validate.integer("limit", self.limit, 1)
         if isinstance(self.period, str):
             _validate.one_of("period", self.period, PERIOD_SECONDS)
         else:
-            finite_positive("period", self.period)
+            _validate.finite_positive("period", self.period)
 
     @property
     def seconds(self) -> float:
@@ -152,11 +151,11 @@ class RateLimitOptions:
                     f"burst applies to token_bucket and gcra only, not {self.algorithm!r}",
                     option="burst",
                 )
-            whole_at_least("burst", self.burst, 1)
+            _validate.integer("burst", self.burst, 1)
         _validate.between("max_wait", self.max_wait, 0.0, math.inf)
         if self.key is not None and not callable(self.key):
             raise ConfigError(f"key must be callable, got {self.key!r}", option="key")
-        whole_at_least("max_keys", self.max_keys, 1)
+        _validate.integer("max_keys", self.max_keys, 1)
 
     @property
     def capacity(self) -> int:

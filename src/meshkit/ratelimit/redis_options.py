@@ -61,20 +61,18 @@ class RedisRateLimitOptions:
     local_max_keys: int = DEFAULT_LOCAL_MAX_KEYS
 
     def __post_init__(self) -> None:
-        _finite_positive("rate", self.rate)
-        _whole("burst", self.burst)
-        _validate.at_least("burst", self.burst, 1)
+        _validate.finite_positive("rate", self.rate)
+        _validate.integer("burst", self.burst, 1)
         _validate.one_of("algorithm", self.algorithm, SCRIPTS)
         if not isinstance(self.namespace, str) or not self.namespace:
             raise ConfigError(
                 f"namespace must be a non-empty string, got {self.namespace!r}", option="namespace"
             )
         _validate.one_of("failure_mode", self.failure_mode, ("open", "closed", "local"))
-        _finite_positive("timeout", self.timeout)
+        _validate.finite_positive("timeout", self.timeout)
         _validate.between("cooldown", self.cooldown, 0.0, math.inf)
         _validate.between("closed_retry_after", self.closed_retry_after, 0.0, math.inf)
-        _whole("local_max_keys", self.local_max_keys)
-        _validate.at_least("local_max_keys", self.local_max_keys, 1)
+        _validate.integer("local_max_keys", self.local_max_keys, 1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,14 +101,3 @@ class RedisRateLimiterStats:
     fallbacks: int
     script_loads: int
     failing: bool
-
-
-def _finite_positive(option: str, value: float) -> None:
-    _validate.positive(option, value)
-    if math.isinf(value):
-        raise ConfigError(f"{option} must be finite, got {value!r}", option=option)
-
-
-def _whole(option: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{option} must be an integer, got {value!r}", option=option)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 
-from meshkit.ratelimit._checks import finite_positive, whole_at_least
+from meshkit import _validate
 from meshkit.ratelimit._decision import Decision
 from meshkit.ratelimit.algorithm import check_cost, decision
 
@@ -39,8 +39,8 @@ class SlidingWindowLog:
     __slots__ = ("_charged", "_expiries", "_head", "_limit", "_released", "_totals", "_window")
 
     def __init__(self, limit: int, window: float) -> None:
-        whole_at_least("limit", limit, 1)
-        finite_positive("window", window)
+        _validate.integer("limit", limit, 1)
+        _validate.finite_positive("window", window)
         self._limit = limit
         self._window = float(window)
         self._expiries: list[float] = []  # when each logged request stops counting

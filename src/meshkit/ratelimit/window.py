@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 
-from meshkit.ratelimit._checks import finite_positive, whole_at_least
+from meshkit import _validate
 from meshkit.ratelimit._decision import Decision
 from meshkit.ratelimit.algorithm import EPSILON, check_cost, decision
 
@@ -40,8 +40,8 @@ class _AlignedWindows:
     __slots__ = ("_end", "_index", "_limit", "_window")
 
     def __init__(self, limit: int, window: float) -> None:
-        whole_at_least("limit", limit, 1)
-        finite_positive("window", window)
+        _validate.integer("limit", limit, 1)
+        _validate.finite_positive("window", window)
         self._limit = limit
         self._window = float(window)
         self._index = _NEVER

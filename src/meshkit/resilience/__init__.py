@@ -1,5 +1,10 @@
 """Resilience policies: breaker, retry, timeout, bulkhead, fallback, hedging, pipeline.
 
+Each policy is a package with the same files: ``options`` (a frozen options class, its named
+``DEFAULT_*`` values, checks through ``meshkit._validate``), ``events``, ``core`` (the pure,
+synchronous decision the gateway calls from its callbacks) and ``policy`` (the wrapper with
+``execute`` / ``execute_sync``).
+
 Every policy is built as ``Policy(options, *, name=..., clock=..., events=...)`` with frozen
 options validated at construction, and composes with the others in a :class:`Pipeline`.
 """
@@ -9,8 +14,8 @@ from __future__ import annotations
 from meshkit.resilience._outcome import OutcomeFilter, retry_after_hint
 from meshkit.resilience._policy import Policy, PolicyKind
 from meshkit.resilience.backoff import Backoff, BackoffKind
-from meshkit.resilience.breaker import CircuitBreaker
-from meshkit.resilience.breaker_options import (
+from meshkit.resilience.breaker import (
+    CircuitBreaker,
     CircuitBreakerOptions,
     CircuitBreakerStats,
     CircuitCallRejected,
@@ -27,8 +32,15 @@ from meshkit.resilience.bulkhead import (
 from meshkit.resilience.fallback import Fallback, FallbackOptions, FallbackUsed
 from meshkit.resilience.hedging import HedgeStarted, Hedging, HedgingOptions
 from meshkit.resilience.pipeline import Pipeline
-from meshkit.resilience.retry import Retry, RetryGaveUp, RetryOptions, RetryScheduled
-from meshkit.resilience.retry_budget import RetryBudget, RetryBudgetStats
+from meshkit.resilience.retry import (
+    Retry,
+    RetryBudget,
+    RetryBudgetStats,
+    RetryGaveUp,
+    RetryOptions,
+    RetryOutcome,
+    RetryScheduled,
+)
 from meshkit.resilience.timeout import Timeout, TimeoutOccurred, TimeoutOptions
 
 __all__ = [
@@ -60,6 +72,7 @@ __all__ = [
     "RetryBudgetStats",
     "RetryGaveUp",
     "RetryOptions",
+    "RetryOutcome",
     "RetryScheduled",
     "Timeout",
     "TimeoutOccurred",

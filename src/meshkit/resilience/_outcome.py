@@ -75,7 +75,9 @@ def retry_after_hint(outcome: object) -> float | None:
     """The ``retry_after`` (seconds) a failure or result carries, if any.
 
     Meshkit's own errors carry one; so may a user's exception or result object, by having a
-    numeric ``retry_after`` attribute (the gateway sets it from an upstream's ``Retry-After``).
+    numeric ``retry_after`` attribute — a :class:`~meshkit.resilience.RetryOutcome` is the
+    ready-made one (the gateway fills it from an upstream's ``Retry-After``). ``None``, a
+    negative number or a non-number means no hint.
     """
     value = getattr(outcome, "retry_after", None)
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:

@@ -8,8 +8,8 @@ from meshkit.clock import FakeClock
 from meshkit.errors import CircuitOpen, ConfigError, RateLimited
 from meshkit.events import EventBus
 from meshkit.resilience import OutcomeFilter
-from meshkit.resilience.breaker import CircuitBreaker
-from meshkit.resilience.breaker_options import (
+from meshkit.resilience.breaker import (
+    CircuitBreaker,
     CircuitBreakerOptions,
     CircuitCallRejected,
     CircuitState,

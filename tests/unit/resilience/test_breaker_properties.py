@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from meshkit.clock import FakeClock
 from meshkit.errors import CircuitOpen
 from meshkit.events import EventBus
-from meshkit.resilience.breaker import CircuitBreaker
-from meshkit.resilience.breaker_options import (
+from meshkit.resilience.breaker import (
     ALLOWED_TRANSITIONS,
+    CircuitBreaker,
     CircuitBreakerOptions,
     CircuitState,
     CircuitStateChanged,

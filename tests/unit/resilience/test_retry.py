@@ -10,8 +10,7 @@ from meshkit.errors import CircuitOpen, ConfigError, RetryBudgetExhausted
 from meshkit.events import EventBus
 from meshkit.resilience import OutcomeFilter
 from meshkit.resilience.backoff import Backoff
-from meshkit.resilience.retry import Retry, RetryGaveUp, RetryOptions, RetryScheduled
-from meshkit.resilience.retry_budget import RetryBudget
+from meshkit.resilience.retry import Retry, RetryBudget, RetryGaveUp, RetryOptions, RetryScheduled
 from meshkit.testing import EventRecorder
 
 CONSTANT = Backoff(kind="constant", base=1.0)

@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 from meshkit.clock import FakeClock
 from meshkit.errors import ConfigError
 from meshkit.resilience.backoff import Backoff
-from meshkit.resilience.retry import Retry, RetryOptions
-from meshkit.resilience.retry_budget import RetryBudget
+from meshkit.resilience.retry import Retry, RetryBudget, RetryOptions
 
 
 @pytest.mark.parametrize(

@@ -29,52 +29,18 @@ import asyncio
 import concurrent.futures
 import contextvars
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from meshkit import _validate
 from meshkit.clock import SYSTEM_CLOCK, Clock, TimerHandle
-from meshkit.errors import ConfigError
-from meshkit.events import Event, EventBus
-from meshkit.resilience._outcome import OutcomeFilter
+from meshkit.events import EventBus
 from meshkit.resilience._policy import PolicyKind
 from meshkit.resilience._threads import worker_pool
+from meshkit.resilience.hedging.events import HedgeStarted
+from meshkit.resilience.hedging.options import HedgingOptions
 
-__all__ = ["Hedging", "HedgingOptions", "HedgeStarted"]
+__all__ = ["Hedging"]
 
 T = TypeVar("T")
-
-_ANY_EXCEPTION = OutcomeFilter()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HedgingOptions:
-    """``delay``: seconds before the next attempt joins the race; ``max_hedged_attempts``:
-    attempts beyond the first; ``handle``: which failures let the race go on."""
-
-    delay: float
-    max_hedged_attempts: int = 1
-    handle: OutcomeFilter = _ANY_EXCEPTION
-
-    def __post_init__(self) -> None:
-        _validate.at_least("delay", self.delay, 0)
-        if isinstance(self.max_hedged_attempts, bool) or not isinstance(
-            self.max_hedged_attempts, int
-        ):
-            raise ConfigError(
-                f"max_hedged_attempts must be an integer, got {self.max_hedged_attempts!r}",
-                option="max_hedged_attempts",
-            )
-        _validate.between("max_hedged_attempts", self.max_hedged_attempts, 1, 10)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HedgeStarted(Event):
-    """Attempt number ``attempt`` (2 = the first hedge) joined the race; ``reason`` is
-    ``"slow"`` (the delay passed) or ``"failed"`` (an earlier attempt failed)."""
-
-    attempt: int
-    reason: str
 
 
 class Hedging:

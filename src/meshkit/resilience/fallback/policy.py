@@ -18,83 +18,20 @@ from __future__ import annotations
 
 import inspect
 import math
-import threading
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
-from meshkit import _validate
 from meshkit.clock import SYSTEM_CLOCK, Clock
 from meshkit.errors import ConfigError
-from meshkit.events import Event, EventBus
-from meshkit.resilience._outcome import OutcomeFilter
+from meshkit.events import EventBus
 from meshkit.resilience._policy import PolicyKind
+from meshkit.resilience.fallback.core import LastGood
+from meshkit.resilience.fallback.events import FallbackUsed
+from meshkit.resilience.fallback.options import MISSING, FallbackOptions
 
-__all__ = ["Fallback", "FallbackOptions", "FallbackUsed"]
+__all__ = ["Fallback"]
 
 T = TypeVar("T")
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "<no value>"
-
-
-MISSING: Any = _Missing()
-_EVERY_FAILURE = OutcomeFilter(ignore=())
-# One result per distinct call: enough for the hot keys of a service's lookups (orders, users,
-# prices), while a caller spraying distinct arguments costs at most this many kept results.
-DEFAULT_MAX_KEYS = 1024
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FallbackOptions(Generic[T]):
-    """``value``: a fixed answer; ``factory``: ``f(error)`` → answer (``error`` is ``None``
-    when a *result* failed ``handle.result_predicate``), may be async; ``last_good``: answer
-    with the most recent success of the same call, if younger than ``max_age`` seconds
-    (``None``: any age); ``key``: ``key(*args, **kwargs)`` → the hashable name of what a call
-    asks for (``None``: the function and its arguments); ``max_keys``: how many calls'
-    results ``last_good`` keeps, least recently used dropped first; ``handle``: which
-    failures fall back."""
-
-    value: T = MISSING
-    factory: Callable[[BaseException | None], T | Awaitable[T]] | None = None
-    last_good: bool = False
-    max_age: float | None = None
-    key: Callable[..., Hashable] | None = None
-    max_keys: int = DEFAULT_MAX_KEYS
-    handle: OutcomeFilter = _EVERY_FAILURE
-
-    def __post_init__(self) -> None:
-        if self.value is MISSING and self.factory is None and not self.last_good:
-            raise ConfigError(
-                "a fallback needs a value, a factory or last_good=True", option="value"
-            )
-        if self.factory is not None and not callable(self.factory):
-            raise ConfigError(f"factory must be callable, got {self.factory!r}", option="factory")
-        if self.max_age is not None:
-            _validate.positive("max_age", self.max_age)
-        if self.key is not None and not callable(self.key):
-            raise ConfigError(f"key must be callable, got {self.key!r}", option="key")
-        if isinstance(self.max_keys, bool) or not isinstance(self.max_keys, int):
-            raise ConfigError(
-                f"max_keys must be an integer, got {self.max_keys!r}", option="max_keys"
-            )
-        _validate.at_least("max_keys", self.max_keys, 1)
-        if not isinstance(self.handle, OutcomeFilter):
-            raise ConfigError(
-                f"handle must be an OutcomeFilter, got {self.handle!r}", option="handle"
-            )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FallbackUsed(Event):
-    """A failure (described in ``failure``) was answered from ``source_kind``:
-    ``"last_good"``, ``"factory"`` or ``"value"``."""
-
-    source_kind: str
-    failure: str
 
 
 class Fallback(Generic[T]):
@@ -115,7 +52,7 @@ class Fallback(Generic[T]):
         self._clock = clock
         self._events = events
         self._handle = options.handle
-        self._good = _LastGood(options.max_keys) if options.last_good else None
+        self._good = LastGood(options.max_keys) if options.last_good else None
 
     @property
     def name(self) -> str:
@@ -229,40 +166,3 @@ class Fallback(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Fallback(name={self._name!r})"
-
-
-class _LastGood:
-    """The last good result per key, the ``max_keys`` most recently used kept.
-
-    A lock guards it because ``execute_sync`` may run on many threads at once, and an
-    ``OrderedDict`` changed by two of them between a lookup and a reorder raises.
-    """
-
-    __slots__ = ("_entries", "_lock", "_max_keys")
-
-    def __init__(self, max_keys: int) -> None:
-        self._entries: OrderedDict[Hashable, tuple[Any, float]] = OrderedDict()
-        self._lock = threading.Lock()
-        self._max_keys = max_keys
-
-    def put(self, key: Hashable, value: Any, stamp: float) -> None:
-        entries = self._entries
-        with self._lock:
-            entries[key] = (value, stamp)
-            entries.move_to_end(key)
-            if len(entries) > self._max_keys:
-                entries.popitem(last=False)
-
-    def get(self, key: Hashable, oldest: float) -> Any:
-        """``key``'s value if stamped at ``oldest`` or later, else ``MISSING``."""
-        entries = self._entries
-        with self._lock:
-            entry = entries.get(key)
-            if entry is None:
-                return MISSING
-            value, stamp = entry
-            if stamp < oldest:
-                del entries[key]  # too old to answer now, and older still later
-                return MISSING
-            entries.move_to_end(key)
-            return value

@@ -27,38 +27,19 @@ import concurrent.futures
 import contextvars
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from meshkit import _validate
 from meshkit.clock import SYSTEM_CLOCK, Clock, TimerHandle
 from meshkit.errors import TimeoutExceeded
-from meshkit.events import Event, EventBus
+from meshkit.events import EventBus
 from meshkit.resilience._policy import PolicyKind
 from meshkit.resilience._threads import worker_pool
+from meshkit.resilience.timeout.events import TimeoutOccurred
+from meshkit.resilience.timeout.options import TimeoutOptions
 
-__all__ = ["Timeout", "TimeoutOccurred", "TimeoutOptions"]
+__all__ = ["Timeout"]
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TimeoutOptions:
-    """``seconds``: the deadline; ``per_attempt``: bound each attempt (inside retry) rather
-    than the whole call (outside retry) — it only decides the default pipeline position."""
-
-    seconds: float
-    per_attempt: bool = False
-
-    def __post_init__(self) -> None:
-        _validate.positive("seconds", self.seconds)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TimeoutOccurred(Event):
-    """A call ran past its deadline and was cancelled."""
-
-    seconds: float
 
 
 class _Deadline:

@@ -35,15 +35,15 @@ from typing import Any, TypeVar
 from meshkit.clock import SYSTEM_CLOCK, Clock
 from meshkit.errors import CircuitOpen
 from meshkit.events import EventBus
-from meshkit.resilience._breaker_window import FAILED, SLOW, CountWindow, TimeWindow
 from meshkit.resilience._policy import PolicyKind
-from meshkit.resilience.breaker_options import (
-    CircuitBreakerOptions,
+from meshkit.resilience.breaker.core import FAILED, SLOW, CountWindow, TimeWindow
+from meshkit.resilience.breaker.events import (
     CircuitBreakerStats,
     CircuitCallRejected,
-    CircuitState,
     CircuitStateChanged,
 )
+from meshkit.resilience.breaker.options import CircuitBreakerOptions
+from meshkit.resilience.breaker.states import CircuitState
 
 __all__ = ["CircuitBreaker"]
 

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 
 from meshkit import _validate
 from meshkit.clock import SYSTEM_CLOCK, Clock
-from meshkit.errors import ConfigError
 
 __all__ = ["RetryBudget", "RetryBudgetStats"]
 
@@ -91,11 +90,8 @@ class RetryBudget:
         _validate.between("ratio", ratio, 0, 1000)
         _validate.at_least("min_retries_per_second", min_retries_per_second, 0)
         _validate.positive("window", window)
-        if window == float("inf"):
-            raise ConfigError("window must be finite, got inf", option="window")
-        if isinstance(buckets, bool) or not isinstance(buckets, int):
-            raise ConfigError(f"buckets must be an integer, got {buckets!r}", option="buckets")
-        _validate.between("buckets", buckets, 1, _MAX_BUCKETS)
+        _validate.finite("window", window)
+        _validate.integer("buckets", buckets, 1, _MAX_BUCKETS)
         self.ratio = float(ratio)
         self.min_retries_per_second = float(min_retries_per_second)
         self.window = float(window)
