@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from meshkit._units import Seconds
+from meshkit.clock import SYSTEM_CLOCK, Clock
+from meshkit.events import EventBus
 from meshkit.gateway.builtin_filters import HeaderEdits, PythonFilters, RateLimit, route_chain
 from meshkit.gateway.config_base import NAME_PATTERN as _NAME
 from meshkit.gateway.config_base import Strict as _Strict
@@ -16,6 +18,8 @@ from meshkit.gateway.filters import load_filter
 from meshkit.gateway.http1 import render_fields
 from meshkit.gateway.router import Route
 from meshkit.ratelimit import Rate, RateLimiter, RateLimitOptions
+from meshkit.resilience import Bulkhead, BulkheadOptions
+from meshkit.resilience.bulkhead.core import BulkheadCore
 
 __all__ = [
     "FiltersConfig",
@@ -231,7 +235,22 @@ class RouteConfig(_Strict):
         )
         return route_chain(rate_limit=rate_limit, python=python, edits=edits)
 
-    def build(self, index: int) -> Route:
+    def bulkhead(
+        self, name: str, *, clock: Clock = SYSTEM_CLOCK, events: EventBus | None = None
+    ) -> BulkheadCore | None:
+        """The route's bulkhead: the library's, through its synchronous core."""
+        if self.max_concurrent is None:
+            return None
+        options = BulkheadOptions(
+            max_concurrent=self.max_concurrent,
+            max_queued=self.max_queued,
+            max_queue_wait=self.max_queue_wait,
+        )
+        return Bulkhead(options, name=f"bulkhead:{name}", clock=clock, events=events).core
+
+    def build(
+        self, index: int, *, clock: Clock = SYSTEM_CLOCK, events: EventBus | None = None
+    ) -> Route:
         match = self.match
         name = self.name or f"route-{index}"
         cumulative, split = 0.0, []
@@ -256,8 +275,6 @@ class RouteConfig(_Strict):
             if self.rewrite_prefix is not None
             else None,
             timeout=self.timeout,
-            max_concurrent=self.max_concurrent,
-            max_queued=self.max_queued,
-            max_queue_wait=self.max_queue_wait,
+            bulkhead=self.bulkhead(name, clock=clock, events=events),
             retry_non_idempotent=self.retry_non_idempotent,
         )

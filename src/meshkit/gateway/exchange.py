@@ -53,6 +53,7 @@ from meshkit.gateway.upstream import ResponseSink, UpstreamConnection
 from meshkit.gateway.upstream_call import UpstreamCall
 from meshkit.health.outlier import ErrorKind
 from meshkit.observability.stats import RequestStats
+from meshkit.resilience.bulkhead.core import Waiter
 
 if TYPE_CHECKING:
     from meshkit.gateway.connection import ClientConnection
@@ -83,7 +84,8 @@ class Exchange(RequestSink, ResponseSink):
         self.upstream = UpstreamCall()
         # None for the common bodiless request: nothing to frame, hold or replay
         self.body_out = OutgoingBody(head) if head.has_body else None
-        self._timer: TimerHandle | None = None  # the deadline, or the bulkhead queue's wait
+        self._timer: TimerHandle | None = None  # the deadline
+        self._waiter: Waiter | None = None  # a place in the route's bulkhead queue
         self._next_filter = 0  # where a paused request chain goes on
         self._task: asyncio.Task[None] | None = None  # a paused filter's work
         self._client: str | None = None  # the client's address, once asked (see forwarded)
@@ -120,13 +122,16 @@ class Exchange(RequestSink, ResponseSink):
             self._unrouted(router)
             return
         self.route = route
-        if not route.full():
+        bulkhead = route.bulkhead
+        if bulkhead is None or bulkhead.try_enter():
             self._admitted()
-        elif route.enqueue(self):
-            self.enter(QUEUED)
-            self._timer = gateway.clock.call_later(route.max_queue_wait, self._wait_over)
-        else:
+            return
+        waiter = bulkhead.queue(self.admit_from_queue, self._wait_over)
+        if waiter is None:  # (the bulkhead counted and reported the refusal)
             self.answer(503, "too many requests in flight", retry_after=1.0)
+        elif waiter.queued:
+            self._waiter = waiter
+            self.enter(QUEUED)
 
     def _unrouted(self, router: Router) -> None:
         allowed = router.allowed(self.head)
@@ -148,14 +153,17 @@ class Exchange(RequestSink, ResponseSink):
 
     def _wait_over(self) -> None:
         """Queued at the route's bulkhead for ``max_queue_wait`` without a slot."""
-        self._timer = None
-        if self.route is not None:
-            self.route.leave_queue(self)
+        self._waiter = None
         self.answer(503, "too many requests in flight", retry_after=1.0)
 
     def admit_from_queue(self) -> None:
-        """A slot freed at the route's bulkhead: this queued request takes it."""
-        self.cancel_timer()
+        """The route's bulkhead hands this queued request a slot."""
+        self._waiter = None
+        if self.state == DONE:  # (gone meanwhile: the slot goes on to the next)
+            route = self.route
+            if route is not None and route.bulkhead is not None:
+                route.bulkhead.leave()
+            return
         self._admitted()
 
     # -- phase 3: request filters ------------------------------------------------------------
@@ -274,8 +282,9 @@ class Exchange(RequestSink, ResponseSink):
         self.cancel_timer()
         if self._task is not None:
             self._task.cancel()
-        if self.route is not None:
-            self.route.leave_queue(self)
+        if self._waiter is not None:
+            self._waiter.cancel()
+            self._waiter = None
         self.upstream.cancel()
         self.upstream.settle(cancelled=True)
         if state != TUNNEL:  # (a tunnel ends when either side closes: that is no failure)
@@ -389,9 +398,8 @@ class Exchange(RequestSink, ResponseSink):
         stats.record(self.status, self.gateway.monotonic() - self._started)
         for log_filter in route.chain.log:
             log_filter.on_log(self)
-        waiting = route.next_waiting()  # the freed slot goes to the longest waiting
-        if waiting is not None:
-            waiting.admit_from_queue()
+        if route.bulkhead is not None:
+            route.bulkhead.leave()  # (the slot may go to a queued request, at once)
 
     # -- shared with the upstream call and the filters ---------------------------------------
     def keep_alive(self) -> bool:

@@ -68,8 +68,11 @@ class Gateway:
         self.config = config
         self.clock = clock
         self.monotonic = clock.monotonic  # read per request: the bound method, looked up once
-        self.router = Router([route.build(i) for i, route in enumerate(config.routes)])
         self.mesh = ServiceMesh(clock=clock, events=events)
+        self.events = events
+        self.router = Router(
+            [route.build(i, clock=clock, events=events) for i, route in enumerate(config.routes)]
+        )
         self.listener = Listener(self._exchange, limits=config.limits.build(), clock=clock)
         self._pools: dict[tuple[str, str, int], EndpointPool] = {}
         self._trusted = _networks(config)
@@ -126,7 +129,7 @@ class Gateway:
         old_stats = {route.name: route.stats for route in self.router.routes}
         routes = []
         for index, route_spec in enumerate(config.routes):
-            route = route_spec.build(index)
+            route = route_spec.build(index, clock=self.clock, events=self.events)
             if route.name in old_stats:
                 route = dataclasses.replace(route, stats=old_stats[route.name])
             routes.append(route)

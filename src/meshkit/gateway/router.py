@@ -11,13 +11,12 @@ from __future__ import annotations
 import random
 import re
 import urllib.parse
-from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
 from meshkit.gateway.filter_chain import FilterChain
 from meshkit.gateway.http1 import RequestHead
 from meshkit.observability.stats import RequestStats
+from meshkit.resilience.bulkhead.core import BulkheadCore
 
 __all__ = ["Route", "Router"]
 
@@ -30,7 +29,8 @@ class Route:
     weighted ``split`` between services (canary, blue-green). Rewrites: the matched
     ``prefix`` → ``rewrite_prefix``, the Host → ``rewrite_host``. ``chain``: its filters
     (rate limit, Python filters, identity, header edits; see
-    :mod:`~meshkit.gateway.filter_chain`); ``max_concurrent`` is its bulkhead."""
+    :mod:`~meshkit.gateway.filter_chain`); ``bulkhead``: the library's bulkhead core, which
+    admits, queues (for ``max_queue_wait``) or refuses its requests."""
 
     name: str
     service: str = ""
@@ -46,37 +46,10 @@ class Route:
     headers: tuple[tuple[bytes, bytes], ...] = ()
     rewrite_prefix: bytes | None = None
     timeout: float | None = None
-    max_concurrent: int | None = None
-    max_queued: int = 0
-    max_queue_wait: float = 1.0
-    waiting: deque[Any] = field(default_factory=deque, compare=False)  # queued exchanges
+    bulkhead: BulkheadCore | None = field(default=None, compare=False)
     retry_non_idempotent: bool = False
     chain: FilterChain = field(default_factory=FilterChain, compare=False)
     stats: RequestStats = field(default_factory=RequestStats, compare=False)
-
-    # -- the route's bulkhead ----------------------------------------------------------------
-    def full(self) -> bool:
-        """Every slot of the route's bulkhead is taken."""
-        return self.max_concurrent is not None and self.stats.in_flight >= self.max_concurrent
-
-    def enqueue(self, waiter: Any) -> bool:
-        """Wait for a slot, if the queue has room (False: refuse the request)."""
-        if len(self.waiting) >= self.max_queued:
-            return False
-        self.waiting.append(waiter)
-        return True
-
-    def next_waiting(self) -> Any:
-        """The longest-waiting request still wanting a slot, if any (a slot just freed)."""
-        while self.waiting:
-            waiter = self.waiting.popleft()
-            if not waiter.gave_up:
-                return waiter
-        return None
-
-    def leave_queue(self, waiter: Any) -> None:
-        if waiter in self.waiting:
-            self.waiting.remove(waiter)
 
     def matches(self, head: RequestHead, *, any_method: bool = False) -> bool:
         """Whether ``head`` is for this route (``any_method``: whatever its method)."""
