@@ -11,12 +11,36 @@ from collections.abc import Collection
 
 from meshkit.errors import ConfigError
 
-__all__ = ["at_least", "between", "greater_than", "one_of", "positive", "not_above"]
+__all__ = [
+    "at_least",
+    "between",
+    "finite",
+    "greater_than",
+    "integer",
+    "not_above",
+    "one_of",
+    "positive",
+]
 
 
 def _finite(option: str, value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         raise ConfigError(f"{option} must be a number, got {value!r}", option=option)
+
+
+def integer(option: str, value: object) -> int:
+    """``value``, if it is an ``int`` (``True`` is not: a flag passed for a count is a
+    mistake)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{option} must be an integer, got {value!r}", option=option)
+    return value
+
+
+def finite(option: str, value: float) -> None:
+    """``value`` is a number other than infinity (a window or a period has to end)."""
+    _finite(option, value)
+    if math.isinf(value):
+        raise ConfigError(f"{option} must be finite, got {value!r}", option=option)
 
 
 def positive(option: str, value: float) -> None:

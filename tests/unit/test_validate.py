@@ -29,3 +29,18 @@ def test_good_values_pass() -> None:
     v.positive("x", math.inf)
     v.at_least("x", 0, 0)
     v.greater_than("x", 1, 0)
+
+
+@pytest.mark.parametrize("bad", [1.0, True, "3", None])
+def test_integer_refuses_floats_flags_and_text(bad: object) -> None:
+    with pytest.raises(ConfigError, match=r"x must be an integer, got") as info:
+        v.integer("x", bad)
+    assert info.value.option == "x"
+
+
+def test_finite_refuses_infinity_and_nan() -> None:
+    v.finite("x", 1e300)
+    with pytest.raises(ConfigError, match=r"window must be finite, got inf"):
+        v.finite("window", math.inf)
+    with pytest.raises(ConfigError, match="must be a number"):
+        v.finite("window", math.nan)
