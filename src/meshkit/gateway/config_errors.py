@@ -17,9 +17,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from meshkit.errors import ConfigError
 from meshkit.gateway.config_checks import ConfigProblems, Path, Problem, closest
-from meshkit.registry.models import option_message
+from meshkit.registry.policy_base import OptionRefused
 
 __all__ = ["describe", "key_path", "locate", "problems_of"]
 
@@ -98,10 +97,10 @@ def problems_of(exc: ValidationError, model: type[BaseModel]) -> Iterator[Proble
             for sub_path, message in cause.problems:
                 yield (*loc, *sub_path), message
             continue
-        if isinstance(cause, ConfigError) and cause.option and loc[-1:] != (cause.option,):
+        if isinstance(cause, OptionRefused) and cause.option:
             # A policy's options refused a value (meshkit._validate): the option it names is
-            # a key of the section that failed (a field's own check is reported as it is).
-            yield (*loc, cause.option), option_message(cause)
+            # a key of the section that failed.
+            yield (*loc, cause.option), cause.reason
             continue
         # The key whose rule was broken; for a bad key of a mapping (a header name under
         # `add`, say), the mapping's own key.

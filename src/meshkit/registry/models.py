@@ -34,7 +34,7 @@ from pydantic import (
 )
 
 from meshkit._units import Seconds
-from meshkit.errors import ConfigError, InvalidRegistration
+from meshkit.errors import InvalidRegistration
 from meshkit.health import (
     DEFAULT_CHECK_OPTIONS,
     DEFAULT_FALL,
@@ -43,6 +43,7 @@ from meshkit.health import (
     CheckOptions,
 )
 from meshkit.registry.policy import ServicePolicy
+from meshkit.registry.policy_base import OptionRefused, checked
 
 __all__ = [
     "HealthCheckSpec",
@@ -51,7 +52,6 @@ __all__ = [
     "Label",
     "Service",
     "ServicePolicy",
-    "option_message",
     "parse_instance",
     "parse_service",
 ]
@@ -135,7 +135,7 @@ class HealthCheckSpec(_Record):
 
     @model_validator(mode="after")
     def _library_checks(self) -> HealthCheckSpec:
-        self.options()  # the scheduler's own checks (jitter range, rise and fall counts)
+        checked(self.options)  # the scheduler's own checks (jitter range, rise and fall counts)
         return self
 
 
@@ -212,13 +212,6 @@ _PATTERN_HELP = {
 }
 
 
-def option_message(error: ConfigError) -> str:
-    """``error``'s message without its leading option name (the key path says it)."""
-    text = str(error)
-    option = error.option or ""
-    return text.removeprefix(f"{option} ") if text.startswith(f"{option} must") else text
-
-
 def _parse(model: type[_Record], data: Mapping[str, Any], what: str) -> Any:
     if not isinstance(data, Mapping):
         raise InvalidRegistration(what, [f"expected a mapping, got {type(data).__name__}"])
@@ -230,9 +223,9 @@ def _parse(model: type[_Record], data: Mapping[str, Any], what: str) -> Any:
             loc = error["loc"]
             message = error["msg"]
             cause = (error.get("ctx") or {}).get("error")
-            if isinstance(cause, ConfigError) and cause.option and loc[-1:] != (cause.option,):
+            if isinstance(cause, OptionRefused) and cause.option:
                 # A policy's own check: it names the option below the section that failed.
-                loc, message = (*loc, cause.option), option_message(cause)
+                loc, message = (*loc, cause.option), cause.reason
             where = ".".join(str(part) for part in loc) or what
             if error["type"] == "string_pattern_mismatch":
                 message = _PATTERN_HELP.get(str(error["loc"][0]), message)

@@ -30,9 +30,8 @@ from meshkit.balancing import (
     AlgorithmName,
     BalancerOptions,
 )
-from meshkit.errors import ConfigError
 from meshkit.health import DEFAULT_OUTLIER_OPTIONS, OutlierOptions
-from meshkit.registry.policy_base import PolicyModel, field_default, under_key
+from meshkit.registry.policy_base import OptionRefused, PolicyModel, field_default, under_key
 from meshkit.registry.policy_retry import RetryPolicy
 from meshkit.resilience import BulkheadOptions, CircuitBreakerOptions, TimeoutOptions
 
@@ -153,8 +152,8 @@ class BulkheadPolicy(PolicyModel):
         return BulkheadOptions(**self.model_dump())
 
 
-def _switch(off: dict[str, Any] | None, on: dict[str, Any] | None) -> Any:
-    """``true``/``false`` for a policy section: ``on`` / ``off`` (a mapping passes as is)."""
+def _switch(model: type[PolicyModel], off: dict[str, Any] | None, on: dict[str, Any] | None) -> Any:
+    """A section that may also be `true` (read as ``on``) or `false` (read as ``off``)."""
 
     def read(value: Any) -> Any:
         if value is True:
@@ -163,7 +162,8 @@ def _switch(off: dict[str, Any] | None, on: dict[str, Any] | None) -> Any:
             return off
         return value
 
-    return BeforeValidator(read, json_schema_input_type=Any)
+    # The JSON Schema says so too, so that an editor accepts `breaker: false`.
+    return BeforeValidator(read, json_schema_input_type=model | bool | None)
 
 
 class ServicePolicy(PolicyModel):
@@ -178,12 +178,12 @@ class ServicePolicy(PolicyModel):
     retry: RetryPolicy = RetryPolicy()
     """Retries: attempts, backoff, budget (`max_attempts: N` directly under `policy` is kept
     as a shorthand for `retry.max_attempts`)."""
-    breaker: Annotated[BreakerPolicy | None, _switch(None, {})] = BreakerPolicy()
+    breaker: Annotated[BreakerPolicy | None, _switch(BreakerPolicy, None, {})] = BreakerPolicy()
     """A circuit breaker per instance: `true` (5 consecutive failures open it for 10 s, or a
     failure rate of 50 %), `false`, or its settings."""
-    outlier_detection: Annotated[OutlierPolicy | None, _switch(dict.fromkeys(_DETECTORS), None)] = (
-        None
-    )
+    outlier_detection: Annotated[
+        OutlierPolicy | None, _switch(OutlierPolicy, dict.fromkeys(_DETECTORS), None)
+    ] = None
     """Instances set aside for a while when their answers stand out: absent or `true` (the
     mesh's default: Envoy's), `false`, or its settings."""
     bulkhead: BulkheadPolicy | None = None
@@ -212,7 +212,7 @@ class ServicePolicy(PolicyModel):
             retry = retry.model_dump(exclude_unset=True)
         if isinstance(retry, dict):
             if "max_attempts" in retry:
-                raise ConfigError(
+                raise OptionRefused(
                     "max_attempts is given twice: keep retry.max_attempts only",
                     option="max_attempts",
                 )

@@ -11,9 +11,30 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from meshkit.errors import ConfigError
 
-__all__ = ["PolicyModel", "field_default", "under_key"]
+__all__ = ["OptionRefused", "PolicyModel", "checked", "field_default", "under_key"]
 
 T = TypeVar("T")
+
+
+class OptionRefused(ConfigError):
+    """A policy's options refused a value of a config section; ``option`` is the key, within
+    that section, that holds it (the loaders add the section's key path)."""
+
+    @property
+    def reason(self) -> str:
+        """The message without its leading option name (the key path says it)."""
+        text, option = str(self), self.option or ""
+        return text.removeprefix(f"{option} ") if text.startswith(f"{option} must") else text
+
+
+def checked(build: Callable[[], T]) -> T:
+    """``build()``, with a refusal raised as :class:`OptionRefused`."""
+    try:
+        return build()
+    except OptionRefused:
+        raise
+    except ConfigError as exc:
+        raise OptionRefused(str(exc), option=exc.option) from None
 
 
 class PolicyModel(BaseModel):
@@ -32,7 +53,7 @@ class PolicyModel(BaseModel):
 
     @model_validator(mode="after")
     def _library_checks(self) -> Self:
-        self.options()  # the one set of range checks: the options' own
+        checked(self.options)  # the one set of range checks: the options' own
         return self
 
 
@@ -50,4 +71,4 @@ def under_key(key: str, build: Callable[[], T]) -> T:
         text, option = str(exc), exc.option or ""
         if option and text.startswith(f"{option} "):
             text = f"{key} {text.removeprefix(f'{option} ')}"
-        raise ConfigError(text, option=key) from None
+        raise OptionRefused(text, option=key) from None
