@@ -103,7 +103,7 @@ class HealthCheckSpec(_Record):
     runs out) or `none` (passive outlier detection only)."""
     path: Annotated[str, Field(pattern=r"^/[\x21-\x7e]*$", max_length=1024)] = "/health"
     """Path the `http` check requests."""
-    interval: Annotated[Seconds, Field(gt=0, le=3600)] = 10.0
+    interval: Annotated[Seconds, Field(gt=0, le=3600)] = DEFAULT_CHECK_OPTIONS.interval
     """Time between two checks."""
     timeout: Annotated[Seconds, Field(gt=0, le=600)] = 2.0
     """Time a check may take before it counts as failed."""

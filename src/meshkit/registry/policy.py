@@ -6,7 +6,7 @@ the constructor argument of a policy (``breaker.consecutive_failures`` is
 model's ``options()`` builds that policy's options object. The models only parse (types,
 units such as ``250ms``); the ranges are the library's own checks (:mod:`meshkit._validate`),
 run once when a model is validated, so a value is refused by exactly one rule whether it came
-from a file, the admin API or code. Such a refusal is a ``ConfigError`` naming the option,
+from a file, the admin API or code. Such a refusal is an ``OptionRefused`` naming the option,
 which the loaders turn into a key path (``services[0].policy.breaker.break_duration``).
 
 Defaults come from the library (its ``DEFAULT_*`` constants and options), except where a
@@ -47,8 +47,8 @@ __all__ = [
 DEFAULT_BREAKER_OPTIONS = CircuitBreakerOptions(consecutive_failures=5, break_duration=10.0)
 """A service's per-endpoint breaker unless its policy says otherwise. An endpoint that fails
 5 times in a row is out for 10 s (Linkerd's consecutive-failures accrual): a mesh has many
-endpoints to pick instead, so a short, streak-triggered break costs little and the library's
-rate-based defaults (50 % of 20+ calls, 30 s) still apply beside it."""
+endpoints to pick instead, so a short, streak-triggered break costs little. The library's
+rate trip (half of the last 100 calls failing, once 20 are in) still applies beside it."""
 _B = DEFAULT_BREAKER_OPTIONS
 
 
@@ -160,6 +160,8 @@ def _switch(model: type[PolicyModel], off: dict[str, Any] | None, on: dict[str, 
             return on
         if value is False:
             return off
+        if value is not None and not isinstance(value, dict | model):
+            raise ValueError("must be true, false or a mapping (key: value lines)")
         return value
 
     # The JSON Schema says so too, so that an editor accepts `breaker: false`.

@@ -253,3 +253,11 @@ routes: [{name: r, service: a}]
     fixed = parse_config(text.replace("timeout: 0s", "timeout: 1s"))
     first, second = (service.policy for service in fixed.services)
     assert (first.max_attempts, first.breaker, second.breaker is not None) == (3, None, True)
+
+
+def test_a_switchable_section_takes_true_false_or_a_mapping() -> None:
+    text = "services: [{name: a, policy: {breaker: yes please}}]\nroutes: [{name: r, service: a}]"
+    assert problems(text) == (
+        "mesh.yaml:1:31: services[0].policy.breaker: must be true, false or a mapping "
+        "(key: value lines); got 'yes please'",
+    )
