@@ -31,8 +31,9 @@ def _finite(option: str, value: float) -> None:
         raise ConfigError(f"{option} must be a number, got {value!r}", option=option)
 
 
-def integer(option: str, value: object, low: int | None = None, high: int | None = None) -> None:
-    """``value`` is an ``int`` (``True`` is not a count), within ``low`` .. ``high`` if given."""
+def integer(option: str, value: object, low: int | None = None, high: int | None = None) -> int:
+    """``value``, if it is an ``int`` (``True`` is not: a flag passed for a count is a
+    mistake) within ``low`` .. ``high`` when given."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{option} must be an integer, got {value!r}", option=option)
     if low is not None and high is not None:
@@ -41,6 +42,7 @@ def integer(option: str, value: object, low: int | None = None, high: int | None
         at_least(option, value, low)
     elif high is not None and value > high:
         raise ConfigError(f"{option} must be <= {high}, got {value!r}", option=option)
+    return value
 
 
 def finite(option: str, value: float) -> None:

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from meshkit.errors import ConfigError
+from meshkit import _validate
 
 __all__ = ["Event", "EventBus", "Subscription", "describe"]
 
@@ -78,11 +78,8 @@ class EventBus:
     """Fan events out to observers without ever hurting the publisher."""
 
     def __init__(self, *, async_queue_size: int = 1024) -> None:
-        if async_queue_size < 1:
-            raise ConfigError(
-                f"async_queue_size must be >= 1, got {async_queue_size}",
-                option="async_queue_size",
-            )
+        _validate.integer("async_queue_size", async_queue_size)
+        _validate.at_least("async_queue_size", async_queue_size, 1)
         self._subs: list[Subscription] = []
         self._queue_size = async_queue_size
         self.observer_errors = 0

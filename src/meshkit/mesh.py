@@ -18,7 +18,9 @@ How the parts talk (all through plain callbacks and the event bus, no polling):
   its verdicts become catalog health (so watchers see them) and so reach the balancer; a TTL
   instance stays critical past its ``deregister_after`` is deregistered;
 * each call reports back to the balancer, the endpoint's breaker and outlier detection; a
-  loop runs the statistical outlier detectors every ``outlier.interval`` seconds.
+  loop runs each service's statistical outlier detectors every ``interval`` of its own.
+* a route is built from its service's policy (:class:`~meshkit.upstreams.RouteOptions`);
+  ``outlier`` is the detection of services whose policy sets none.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from meshkit.clock import SYSTEM_CLOCK, Clock
 from meshkit.errors import InstanceNotFound
 from meshkit.events import Event, EventBus
 from meshkit.health import (
-    CheckOptions,
+    DEFAULT_OUTLIER_OPTIONS,
     CheckTarget,
     HealthChecker,
     HealthStatusChanged,
@@ -44,9 +46,9 @@ from meshkit.health import (
     TTLCheck,
 )
 from meshkit.health.aggregate import ServiceHealth
-from meshkit.health.outlier.options import DEFAULT_OUTLIER_OPTIONS
 from meshkit.registry import Catalog, CatalogChanged, ChangeKind, Instance, Registry, Service
 from meshkit.registry.store import CatalogStore
+from meshkit.upstreams.route_options import RouteOptions
 from meshkit.upstreams.service_route import ServiceRoute
 
 __all__ = ["ServiceMesh"]
@@ -92,8 +94,7 @@ class ServiceMesh:
         for service in self.catalog.services():
             self._refresh(service.name)
         await self.health.start()
-        if self._outlier is not None:
-            self._loop_task = asyncio.create_task(self._evaluate_outliers(self._outlier.interval))
+        self._loop_task = asyncio.create_task(self._evaluate_outliers())
 
     async def close(self) -> None:
         if self._loop_task is not None:
@@ -185,12 +186,9 @@ class ServiceMesh:
     def _refresh(self, service: str) -> ServiceRoute:
         route = self._routes.get(service)
         if route is None:
-            route = ServiceRoute(
-                self.catalog.service(service),
-                clock=self.clock,
-                events=self.events,
-                outlier=self._outlier,
-            )
+            record = self.catalog.service(service)
+            options = RouteOptions.of(record.policy, clock=self.clock, outlier=self._outlier)
+            route = ServiceRoute(record, clock=self.clock, events=self.events, options=options)
             self._routes[service] = route
         route.update(self.catalog.instances(service))
         return route
@@ -210,13 +208,8 @@ class ServiceMesh:
             ttl = self._ttls[instance.id] = TTLCheck(spec.ttl, clock=self.clock)
             self.health.add_ttl(target, ttl, deregister_critical_after=spec.deregister_after)
             return
-        options = CheckOptions(
-            interval=spec.interval,
-            timeout=min(spec.timeout, spec.interval),
-            deregister_critical_after=spec.deregister_after,
-        )
         check = HttpCheck(HttpCheckOptions(path=spec.path)) if spec.kind == "http" else TcpCheck()
-        self.health.add(target, check, options)
+        self.health.add(target, check, spec.options())
 
     def _health_changed(self, event: HealthStatusChanged) -> None:
         instance_id = event.target.instance_id
@@ -227,11 +220,23 @@ class ServiceMesh:
         with contextlib.suppress(Exception):
             await self.registry.deregister(target.instance_id)
 
-    async def _evaluate_outliers(self, interval: float) -> None:
+    async def _evaluate_outliers(self) -> None:
+        # One loop for every service: it ticks as often as the shortest detection interval
+        # asks, and each route runs its detectors when its own interval is up.
         while True:
-            await self.clock.sleep(interval)
+            await self.clock.sleep(self._outlier_tick())
+            now = self.clock.monotonic()
             for route in list(self._routes.values()):
-                route.evaluate_outliers()
+                route.evaluate_outliers_if_due(now)
+
+    def _outlier_tick(self) -> float:
+        default = self._outlier if self._outlier is not None else DEFAULT_OUTLIER_OPTIONS
+        intervals = [
+            route.outlier.options.interval
+            for route in self._routes.values()
+            if route.outlier is not None
+        ]
+        return min(intervals, default=default.interval)
 
     def __repr__(self) -> str:
         return f"ServiceMesh(services={len(self._routes)}, registry={self.registry!r})"

@@ -70,3 +70,18 @@ def test_instance_of_and_callable_name_the_option_and_type() -> None:
         v.callable_or_none("key", 1)
     v.callable_or_none("key", None)
     v.callable_or_none("key", len)
+
+
+@pytest.mark.parametrize("bad", [1.0, True, "3", None])
+def test_integer_refuses_floats_flags_and_text(bad: object) -> None:
+    with pytest.raises(ConfigError, match=r"x must be an integer, got") as info:
+        v.integer("x", bad)
+    assert info.value.option == "x"
+
+
+def test_finite_refuses_infinity_and_nan() -> None:
+    v.finite("x", 1e300)
+    with pytest.raises(ConfigError, match=r"window must be finite, got inf"):
+        v.finite("window", math.inf)
+    with pytest.raises(ConfigError, match="must be a number"):
+        v.finite("window", math.nan)

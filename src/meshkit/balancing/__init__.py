@@ -13,12 +13,27 @@ from meshkit.balancing.balancer import LoadBalancer, make_algorithm
 from meshkit.balancing.endpoint import MAX_WEIGHT, Endpoint
 from meshkit.balancing.hashing import Maglev, RingHash, hash64
 from meshkit.balancing.least_request import LeastRequest, PeakEwma
-from meshkit.balancing.options import ALGORITHMS, AlgorithmName, BalancerOptions, PanicModeChanged
+from meshkit.balancing.options import (
+    ALGORITHMS,
+    DEFAULT_ALGORITHM,
+    DEFAULT_PANIC_THRESHOLD,
+    DEFAULT_SLOW_START,
+    DEFAULT_SLOW_START_AGGRESSION,
+    DEFAULT_SLOW_START_MIN_WEIGHT,
+    AlgorithmName,
+    BalancerOptions,
+    PanicModeChanged,
+)
 from meshkit.balancing.simple import Random, RoundRobin, WeightedRandom
 from meshkit.balancing.smooth import SmoothWeightedRoundRobin
 
 __all__ = [
     "ALGORITHMS",
+    "DEFAULT_ALGORITHM",
+    "DEFAULT_PANIC_THRESHOLD",
+    "DEFAULT_SLOW_START",
+    "DEFAULT_SLOW_START_AGGRESSION",
+    "DEFAULT_SLOW_START_MIN_WEIGHT",
     "MAX_WEIGHT",
     "Algorithm",
     "AlgorithmName",

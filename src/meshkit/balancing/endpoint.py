@@ -49,8 +49,7 @@ class Endpoint:
     ) -> None:
         if not isinstance(id, str) or not id:
             raise ConfigError(f"endpoint id must be a non-empty string, got {id!r}", option="id")
-        if isinstance(weight, bool) or not isinstance(weight, int):
-            raise ConfigError(f"weight must be an integer, got {weight!r}", option="weight")
+        _validate.integer("weight", weight)
         _validate.between("weight", weight, 0, MAX_WEIGHT)
         self.id = id
         self.weight = weight

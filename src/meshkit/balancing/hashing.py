@@ -110,10 +110,7 @@ class Maglev:
     name = "maglev"
 
     def __init__(self, *, table_size: int = 65537) -> None:
-        if isinstance(table_size, bool) or not isinstance(table_size, int):
-            raise ConfigError(
-                f"table_size must be an integer, got {table_size!r}", option="table_size"
-            )
+        _validate.integer("table_size", table_size)
         if table_size < 7 or not _is_prime(table_size):
             raise ConfigError(
                 f"table_size must be a prime >= 7 (e.g. 65537), got {table_size}",

@@ -8,7 +8,17 @@ from typing import Literal, get_args
 from meshkit import _validate
 from meshkit.events import Event
 
-__all__ = ["ALGORITHMS", "AlgorithmName", "BalancerOptions", "PanicModeChanged"]
+__all__ = [
+    "ALGORITHMS",
+    "DEFAULT_ALGORITHM",
+    "DEFAULT_PANIC_THRESHOLD",
+    "DEFAULT_SLOW_START",
+    "DEFAULT_SLOW_START_AGGRESSION",
+    "DEFAULT_SLOW_START_MIN_WEIGHT",
+    "AlgorithmName",
+    "BalancerOptions",
+    "PanicModeChanged",
+]
 
 AlgorithmName = Literal[
     "round_robin",
@@ -21,6 +31,13 @@ AlgorithmName = Literal[
     "p2c_ewma",
 ]
 ALGORITHMS: tuple[AlgorithmName, ...] = get_args(AlgorithmName)
+
+# The defaults a service's YAML policy shares with these options (one place for each).
+DEFAULT_ALGORITHM: AlgorithmName = "p2c_ewma"  # latency-aware: what Linkerd and Finagle use
+DEFAULT_PANIC_THRESHOLD = 0.5  # Envoy's healthy_panic_threshold, 50 %
+DEFAULT_SLOW_START = 0.0  # off: an endpoint takes its full share at once, as in Envoy
+DEFAULT_SLOW_START_AGGRESSION = 1.0  # a linear ramp (Envoy's slow_start_config.aggression)
+DEFAULT_SLOW_START_MIN_WEIGHT = 0.1  # Envoy's min_weight_percent, 10 %
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,12 +58,12 @@ class BalancerOptions:
     ``ring_replicas`` / ``maglev_table_size``: the hashing structures' sizes.
     """
 
-    algorithm: AlgorithmName = "p2c_ewma"
-    panic_threshold: float = 0.5
+    algorithm: AlgorithmName = DEFAULT_ALGORITHM
+    panic_threshold: float = DEFAULT_PANIC_THRESHOLD
     local_zone: str | None = None
-    slow_start: float = 0.0
-    slow_start_aggression: float = 1.0
-    slow_start_min_weight: float = 0.1
+    slow_start: float = DEFAULT_SLOW_START
+    slow_start_aggression: float = DEFAULT_SLOW_START_AGGRESSION
+    slow_start_min_weight: float = DEFAULT_SLOW_START_MIN_WEIGHT
     penalty: float = 1.0
     default_rtt: float = 0.03
     ewma_decay: float = 10.0

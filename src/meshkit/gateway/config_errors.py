@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from meshkit.gateway.config_checks import ConfigProblems, Path, Problem, closest
+from meshkit.registry.policy_base import OptionRefused
 
 __all__ = ["describe", "key_path", "locate", "problems_of"]
 
@@ -95,6 +96,11 @@ def problems_of(exc: ValidationError, model: type[BaseModel]) -> Iterator[Proble
         if isinstance(cause, ConfigProblems):
             for sub_path, message in cause.problems:
                 yield (*loc, *sub_path), message
+            continue
+        if isinstance(cause, OptionRefused) and cause.option:
+            # A policy's options refused a value (meshkit._validate): the option it names is
+            # a key of the section that failed.
+            yield (*loc, cause.option), cause.reason
             continue
         # The key whose rule was broken; for a bad key of a mapping (a header name under
         # `add`, say), the mapping's own key.

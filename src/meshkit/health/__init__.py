@@ -13,8 +13,15 @@ from meshkit.health.check import Check, run_check
 from meshkit.health.events import HealthStatusChanged, TargetDeregistered
 from meshkit.health.function import CallableCheck
 from meshkit.health.http import HttpCheck, HttpCheckOptions
-from meshkit.health.options import DEFAULT_CHECK_OPTIONS, CheckOptions
+from meshkit.health.options import (
+    DEFAULT_CHECK_OPTIONS,
+    DEFAULT_FALL,
+    DEFAULT_JITTER,
+    DEFAULT_RISE,
+    CheckOptions,
+)
 from meshkit.health.outlier import (
+    DEFAULT_OUTLIER_OPTIONS,
     Ejection,
     EjectionReason,
     EndpointEjected,
@@ -33,7 +40,11 @@ from meshkit.health.ttl import TTLCheck
 
 __all__ = [
     "DEFAULT_CHECK_OPTIONS",
+    "DEFAULT_FALL",
+    "DEFAULT_JITTER",
     "DEFAULT_MAX_CONCURRENT",
+    "DEFAULT_OUTLIER_OPTIONS",
+    "DEFAULT_RISE",
     "CallableCheck",
     "Check",
     "CheckOptions",

@@ -8,7 +8,19 @@ from meshkit import _validate
 from meshkit.errors import ConfigError
 from meshkit.health.status import HealthStatus
 
-__all__ = ["DEFAULT_CHECK_OPTIONS", "CheckOptions"]
+__all__ = [
+    "DEFAULT_CHECK_OPTIONS",
+    "DEFAULT_FALL",
+    "DEFAULT_JITTER",
+    "DEFAULT_RISE",
+    "CheckOptions",
+]
+
+# The defaults a YAML health check shares with these options (one place for each).
+DEFAULT_JITTER = 0.1  # ±10 % of the interval: enough to spread probes started together
+# HAProxy's defaults: two good answers to come back, three misses to be taken out.
+DEFAULT_RISE = 2
+DEFAULT_FALL = 3
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,11 +41,10 @@ class CheckOptions:
     """
 
     interval: float = 10.0
-    jitter: float = 0.1
+    jitter: float = DEFAULT_JITTER
     timeout: float = 5.0
-    # HAProxy's defaults: two good answers to come back, three misses to be taken out.
-    rise: int = 2
-    fall: int = 3
+    rise: int = DEFAULT_RISE
+    fall: int = DEFAULT_FALL
     deregister_critical_after: float | None = None
     initial_status: HealthStatus = HealthStatus.UNKNOWN
 
@@ -44,8 +55,7 @@ class CheckOptions:
         _validate.not_above("timeout", self.timeout, "interval", self.interval)
         for option in ("rise", "fall"):
             value = getattr(self, option)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"{option} must be an integer, got {value!r}", option=option)
+            _validate.integer(option, value)
             _validate.at_least(option, value, 1)
         if self.deregister_critical_after is not None:
             _validate.positive("deregister_critical_after", self.deregister_critical_after)

@@ -29,8 +29,7 @@ class CheckTarget:
             raise ConfigError("instance_id must not be empty", option="instance_id")
         if not self.host:
             raise ConfigError("host must not be empty", option="host")
-        if isinstance(self.port, bool) or not isinstance(self.port, int):
-            raise ConfigError(f"port must be an integer, got {self.port!r}", option="port")
+        _validate.integer("port", self.port)
         _validate.between("port", self.port, 1, 65535)
 
     @property

@@ -24,11 +24,16 @@ from meshkit.registry.models import (
     parse_instance,
     parse_service,
 )
+from meshkit.registry.policy import BreakerPolicy, BulkheadPolicy, OutlierPolicy
+from meshkit.registry.policy_retry import BackoffPolicy, RetryBudgetPolicy, RetryPolicy
 from meshkit.registry.registry import Registry
 from meshkit.registry.sqlite import SqliteStore
 from meshkit.registry.store import CatalogStore, MemoryStore
 
 __all__ = [
+    "BackoffPolicy",
+    "BreakerPolicy",
+    "BulkheadPolicy",
     "Catalog",
     "CatalogChange",
     "CatalogChanged",
@@ -38,7 +43,10 @@ __all__ = [
     "Instance",
     "InstanceState",
     "MemoryStore",
+    "OutlierPolicy",
     "Registry",
+    "RetryBudgetPolicy",
+    "RetryPolicy",
     "Service",
     "ServicePolicy",
     "SqliteStore",

@@ -30,11 +30,20 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from meshkit._units import Seconds
-from meshkit.balancing.options import AlgorithmName
 from meshkit.errors import InvalidRegistration
+from meshkit.health import (
+    DEFAULT_CHECK_OPTIONS,
+    DEFAULT_FALL,
+    DEFAULT_JITTER,
+    DEFAULT_RISE,
+    CheckOptions,
+)
+from meshkit.registry.policy import ServicePolicy
+from meshkit.registry.policy_base import OptionRefused, checked
 
 __all__ = [
     "HealthCheckSpec",
@@ -86,25 +95,6 @@ class _Record(BaseModel):
     )
 
 
-class ServicePolicy(_Record):
-    """Per-service settings the mesh applies when calling the service."""
-
-    algorithm: AlgorithmName = "p2c_ewma"
-    """How an instance is picked: `p2c_ewma` (latency-aware), `round_robin`,
-    `weighted_round_robin`, `least_request`, `random`, `weighted_random`, `ring_hash`,
-    `maglev`."""
-    timeout: Annotated[Seconds, Field(gt=0, le=3600)] | None = None
-    """Time a call to the service may take, all attempts together; absent: no limit."""
-    max_attempts: Annotated[int, Field(ge=1, le=10)] = 1
-    """Attempts per request, the first included; retries go to another instance and draw on a
-    retry budget."""
-    breaker: bool = True
-    """A circuit breaker per instance (5 consecutive failures open it for 10 s)."""
-    slow_start: Annotated[Seconds, Field(ge=0, le=3600)] = 0.0
-    """Time over which a new or recovered instance ramps up to its full share of traffic; `0`: at
-    once."""
-
-
 class HealthCheckSpec(_Record):
     """How to check an instance actively (``kind="none"``: passive outlier detection only)."""
 
@@ -113,7 +103,7 @@ class HealthCheckSpec(_Record):
     runs out) or `none` (passive outlier detection only)."""
     path: Annotated[str, Field(pattern=r"^/[\x21-\x7e]*$", max_length=1024)] = "/health"
     """Path the `http` check requests."""
-    interval: Annotated[Seconds, Field(gt=0, le=3600)] = 10.0
+    interval: Annotated[Seconds, Field(gt=0, le=3600)] = DEFAULT_CHECK_OPTIONS.interval
     """Time between two checks."""
     timeout: Annotated[Seconds, Field(gt=0, le=600)] = 2.0
     """Time a check may take before it counts as failed."""
@@ -121,6 +111,32 @@ class HealthCheckSpec(_Record):
     """For `kind: ttl`: how long one report of health holds."""
     deregister_after: Annotated[Seconds, Field(gt=0)] | None = None
     """Deregister an instance that stays critical this long; absent: never."""
+    jitter: float = DEFAULT_JITTER
+    """Share of `interval` (0-1) by which each wait is stretched or shrunk at random, so checks
+    started together drift apart."""
+    rise: int = DEFAULT_RISE
+    """Passing checks in a row that bring a critical instance back."""
+    fall: int = DEFAULT_FALL
+    """Failing checks in a row that take an instance out."""
+
+    def options(self) -> CheckOptions:
+        """The scheduler's options for an `http` or `tcp` check."""
+        return CheckOptions(
+            interval=self.interval,
+            jitter=self.jitter,
+            # A probe cannot outlast the wait between two: the default timeout (2 s) stands
+            # for "up to 2 s" when a shorter interval is asked for.
+            timeout=min(self.timeout, self.interval),
+            rise=self.rise,
+            fall=self.fall,
+            deregister_critical_after=self.deregister_after,
+            initial_status=DEFAULT_CHECK_OPTIONS.initial_status,
+        )
+
+    @model_validator(mode="after")
+    def _library_checks(self) -> HealthCheckSpec:
+        checked(self.options)  # the scheduler's own checks (jitter range, rise and fall counts)
+        return self
 
 
 class Service(_Record):
@@ -204,8 +220,13 @@ def _parse(model: type[_Record], data: Mapping[str, Any], what: str) -> Any:
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False, include_input=False):
-            where = ".".join(str(part) for part in error["loc"]) or what
+            loc = error["loc"]
             message = error["msg"]
+            cause = (error.get("ctx") or {}).get("error")
+            if isinstance(cause, OptionRefused) and cause.option:
+                # A policy's own check: it names the option below the section that failed.
+                loc, message = (*loc, cause.option), cause.reason
+            where = ".".join(str(part) for part in loc) or what
             if error["type"] == "string_pattern_mismatch":
                 message = _PATTERN_HELP.get(str(error["loc"][0]), message)
             problems.append(f"{where}: {message}")

@@ -1,9 +1,11 @@
 """One service as the caller sees it: its balancer, a breaker per endpoint, outlier detection,
-and the retry and timeout of its policy.
+and the retry, timeouts and bulkhead of its policy — each built from the options it is given
+(:class:`~meshkit.upstreams.RouteOptions`, by default its service's policy's).
 
 Theory of operation
 -------------------
-A call is ``[total timeout] → [retry] → attempt``, and each attempt is:
+A call is ``[bulkhead] → [total timeout] → [retry] → [attempt timeout] → attempt``, and each
+attempt is:
 
 1. pick an endpoint (``NoHealthyEndpoint`` with ``retry_after`` if none is usable);
 2. ask that endpoint's breaker (``CircuitOpen`` would be a surprise — open breakers are out
@@ -25,24 +27,22 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
 
-from meshkit.balancing import BalancerOptions, Endpoint, LoadBalancer
+from meshkit.balancing import Endpoint, LoadBalancer
 from meshkit.clock import Clock
 from meshkit.errors import UpstreamTimeout
 from meshkit.events import EventBus
-from meshkit.health.outlier import ErrorKind, OutlierDetector, OutlierOptions
+from meshkit.health import DEFAULT_OUTLIER_OPTIONS, ErrorKind, OutlierDetector, OutlierOptions
 from meshkit.registry import InstanceState, Service
 from meshkit.resilience import (
+    Bulkhead,
     CircuitBreaker,
-    CircuitBreakerOptions,
     CircuitState,
     Pipeline,
     Retry,
-    RetryBudget,
-    RetryOptions,
     Timeout,
     TimeoutOptions,
 )
-from meshkit.resilience.backoff import Backoff
+from meshkit.upstreams.route_options import RouteOptions
 
 __all__ = ["Classifier", "Lease", "ServiceRoute"]
 
@@ -51,6 +51,10 @@ Classifier = Callable[[Any], int | None]
 """Reads an HTTP status out of a call's result (``None``: the result has none)."""
 
 _OPEN: Final = CircuitState.OPEN
+
+
+def _timeout(options: TimeoutOptions | None, clock: Clock) -> Timeout | None:
+    return Timeout(options, clock=clock) if options is not None else None
 
 
 class Lease:
@@ -76,53 +80,67 @@ class ServiceRoute:
         *,
         clock: Clock,
         events: EventBus | None,
-        outlier: OutlierOptions | None,
-        breaker: CircuitBreakerOptions | None = None,
-        balancer: BalancerOptions | None = None,
+        outlier: OutlierOptions | None = DEFAULT_OUTLIER_OPTIONS,
+        options: RouteOptions | None = None,
     ) -> None:
+        """``options``: what to build (absent: the service's policy's, with ``outlier`` as
+        the detection of a policy that sets none)."""
         self.name = service.name
         self._clock = clock
         self._monotonic = clock.monotonic  # read per request: the bound method, looked up once
         self._events = events
-        policy = service.policy
+        if options is None:
+            options = RouteOptions.of(service.policy, clock=clock, outlier=outlier)
+        self.options = options
         self.balancer = LoadBalancer(
-            balancer or BalancerOptions(algorithm=policy.algorithm, slow_start=policy.slow_start),
-            name=f"balancer:{service.name}",
-            clock=clock,
-            events=events,
+            options.balancer, name=f"balancer:{service.name}", clock=clock, events=events
         )
-        self._breaker_options = (
-            (breaker or CircuitBreakerOptions(consecutive_failures=5, break_duration=10.0))
-            if policy.breaker
-            else None
-        )
+        self._breaker_options = options.breaker
         self._breakers: dict[str, CircuitBreaker] = {}
         self.outlier = (
-            OutlierDetector(outlier, name=f"outlier:{service.name}", clock=clock, events=events)
-            if outlier is not None
+            OutlierDetector(
+                options.outlier, name=f"outlier:{service.name}", clock=clock, events=events
+            )
+            if options.outlier is not None
             else None
         )
+        # When the statistical detectors next run (the mesh asks on a shared tick).
+        self._next_evaluation = (
+            clock.monotonic() + options.outlier.interval
+            if options.outlier is not None
+            else float("inf")
+        )
+        retry = options.retry
         # One budget per service, shared by the in-process retry and the gateway's.
-        self.retry_budget = RetryBudget(clock=clock) if policy.max_attempts > 1 else None
-        stages: list[Any] = []
-        if policy.timeout is not None:
-            stages.append(Timeout(TimeoutOptions(seconds=policy.timeout), clock=clock))
-        if policy.max_attempts > 1:
-            stages.append(
-                Retry(
-                    RetryOptions(
-                        max_attempts=policy.max_attempts,
-                        backoff=Backoff(kind="exponential_full_jitter", base=0.025, max_delay=1),
-                        budget=self.retry_budget,
-                    ),
-                    name=f"retry:{service.name}",
-                    clock=clock,
-                    events=events,
-                )
+        self.retry_budget = retry.budget if retry is not None else None
+        self.retry = (
+            Retry(retry, name=f"retry:{service.name}", clock=clock, events=events)
+            if retry is not None
+            else None
+        )
+        self.bulkhead = (
+            Bulkhead(options.bulkhead, name=f"bulkhead:{service.name}", clock=clock, events=events)
+            if options.bulkhead is not None
+            else None
+        )
+        # The in-process call: bulkhead → total timeout → retry → attempt timeout → attempt
+        # (Pipeline.default's order); the gateway drives the same objects without it.
+        stages: list[Any] = [
+            stage
+            for stage in (
+                self.bulkhead,
+                _timeout(options.timeout, clock),
+                self.retry,
+                _timeout(options.attempt_timeout, clock),
             )
+            if stage is not None
+        ]
         self._pipeline = Pipeline(*stages) if stages else None
-        self.max_attempts = policy.max_attempts
-        self.timeout = policy.timeout
+        self.max_attempts = (retry.max_attempts or 1) if retry is not None else 1
+        self.timeout = options.timeout.seconds if options.timeout is not None else None
+        self.per_try_timeout = (
+            options.attempt_timeout.seconds if options.attempt_timeout is not None else None
+        )
 
     def breaker_state(self, endpoint_id: str) -> CircuitState | None:
         """The state of an endpoint's breaker (``None``: no breaker, or no call yet)."""
@@ -160,6 +178,14 @@ class ServiceRoute:
             breaker.reset()
         self.balancer.set_ejected(endpoint_id, False)
         self.balancer.set_breaker_open(endpoint_id, False)
+
+    def evaluate_outliers_if_due(self, now: float) -> None:
+        """Run the statistical detectors if this service's ``interval`` has passed since
+        they last ran (the mesh calls this on a tick as short as the shortest interval)."""
+        outlier = self.outlier
+        if outlier is not None and now >= self._next_evaluation:
+            self._next_evaluation = now + outlier.options.interval
+            self.evaluate_outliers()
 
     def evaluate_outliers(self) -> None:
         if self.outlier is not None:

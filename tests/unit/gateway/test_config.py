@@ -216,3 +216,48 @@ def test_a_route_needs_one_target() -> None:
             "services: [{name: a}]\nroutes:\n"
             '  - {name: r, service: a, request_headers: {add: {x-a: "b\\r\\nc"}}}\n'
         )
+
+
+def test_a_policy_value_its_options_refuse_is_reported_at_its_key() -> None:
+    text = """services:
+  - name: orders
+    policy:
+      timeout: 0s
+      breaker: {consecutive_failures: 0}
+      retry: {per_try_timeout: 1s, budget: {ratio: -1}}
+      outlier_detection: {base_ejection_time: 10m, max_ejection_time: 1m}
+      bulkhead: {max_concurrent: 0}
+    instances:
+      - {id: a, host: h, port: 1, check: {kind: tcp, rise: 0}}
+routes: [{name: orders, service: orders}]
+"""
+    assert problems(text) == (
+        "mesh.yaml:5:17: services[0].policy.breaker.consecutive_failures: must be >= 1, got 0",
+        "mesh.yaml:6:45: services[0].policy.retry.budget.ratio: must be between 0 and 1000, "
+        "got -1.0",
+        "mesh.yaml:7:27: services[0].policy.outlier_detection.base_ejection_time: "
+        "base_ejection_time (600.0) must not exceed max_ejection_time (60.0)",
+        "mesh.yaml:8:18: services[0].policy.bulkhead.max_concurrent: must be >= 1, got 0",
+        "mesh.yaml:10:54: services[0].instances[0].check.rise: must be >= 1, got 0",
+    )
+
+
+def test_a_policy_switched_on_or_off_and_the_old_max_attempts() -> None:
+    text = """services:
+  - {name: a, policy: {max_attempts: 3, breaker: false, outlier_detection: false}}
+  - {name: b, policy: {breaker: true, outlier_detection: true, timeout: 0s}}
+routes: [{name: r, service: a}]
+"""
+    (problem,) = problems(text)
+    assert problem == "mesh.yaml:3:64: services[1].policy.timeout: must be > 0, got 0.0"
+    fixed = parse_config(text.replace("timeout: 0s", "timeout: 1s"))
+    first, second = (service.policy for service in fixed.services)
+    assert (first.max_attempts, first.breaker, second.breaker is not None) == (3, None, True)
+
+
+def test_a_switchable_section_takes_true_false_or_a_mapping() -> None:
+    text = "services: [{name: a, policy: {breaker: yes please}}]\nroutes: [{name: r, service: a}]"
+    assert problems(text) == (
+        "mesh.yaml:1:31: services[0].policy.breaker: must be true, false or a mapping "
+        "(key: value lines); got 'yes please'",
+    )

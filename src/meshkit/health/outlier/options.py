@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from meshkit import _validate
-from meshkit.errors import ConfigError
 
 __all__ = ["DEFAULT_OUTLIER_OPTIONS", "OutlierOptions"]
 
@@ -13,9 +12,7 @@ __all__ = ["DEFAULT_OUTLIER_OPTIONS", "OutlierOptions"]
 def _count(option: str, value: int | None, *, optional: bool = False) -> None:
     if value is None and optional:
         return
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{option} must be an integer, got {value!r}", option=option)
-    _validate.at_least(option, value, 1)
+    _validate.at_least(option, _validate.integer(option, value), 1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
