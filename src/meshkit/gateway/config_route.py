@@ -18,7 +18,7 @@ from meshkit.gateway.filters import load_filter
 from meshkit.gateway.http1 import render_fields
 from meshkit.gateway.router import Route
 from meshkit.ratelimit import Rate, RateLimiter, RateLimitOptions
-from meshkit.resilience import Bulkhead, BulkheadOptions
+from meshkit.resilience import Bulkhead, BulkheadOptions, Timeout, TimeoutOptions
 from meshkit.resilience.bulkhead.core import BulkheadCore
 
 __all__ = [
@@ -248,6 +248,15 @@ class RouteConfig(_Strict):
         )
         return Bulkhead(options, name=f"bulkhead:{name}", clock=clock, events=events).core
 
+    def deadline(
+        self, name: str, *, clock: Clock = SYSTEM_CLOCK, events: EventBus | None = None
+    ) -> Timeout | None:
+        """The route's own deadline (over the service's), reported as the library's is."""
+        if self.timeout is None:
+            return None
+        options = TimeoutOptions(seconds=self.timeout)
+        return Timeout(options, name=f"timeout:{name}", clock=clock, events=events)
+
     def build(
         self, index: int, *, clock: Clock = SYSTEM_CLOCK, events: EventBus | None = None
     ) -> Route:
@@ -274,7 +283,7 @@ class RouteConfig(_Strict):
             rewrite_prefix=self.rewrite_prefix.encode()
             if self.rewrite_prefix is not None
             else None,
-            timeout=self.timeout,
+            timeout=self.deadline(name, clock=clock, events=events),
             bulkhead=self.bulkhead(name, clock=clock, events=events),
             retry_non_idempotent=self.retry_non_idempotent,
         )

@@ -54,6 +54,7 @@ from meshkit.gateway.upstream_call import UpstreamCall
 from meshkit.health.outlier import ErrorKind
 from meshkit.observability.stats import RequestStats
 from meshkit.resilience.bulkhead.core import Waiter
+from meshkit.resilience.timeout.policy import Timeout
 
 if TYPE_CHECKING:
     from meshkit.gateway.connection import ClientConnection
@@ -240,22 +241,32 @@ class Exchange(RequestSink, ResponseSink):
 
     def _go(self) -> None:
         """Arm the deadline and send the request on its way."""
-        route, service = self.route, self.upstream.service
-        assert route is not None
-        assert service is not None
-        timeout = route.timeout if route.timeout is not None else service.timeout
-        if timeout is not None:
-            self._timer = self.gateway.clock.call_later(timeout, self._timed_out)
+        deadline = self._deadline()
+        if deadline is not None:
+            seconds = deadline.options.seconds
+            self._timer = self.gateway.clock.call_later(seconds, self._timed_out)
         self.upstream.first_attempt(self)
+
+    def _deadline(self) -> Timeout | None:
+        """The request's deadline: the route's ``timeout``, else the service's."""
+        route, service = self.route, self.upstream.service
+        if route is not None and route.timeout is not None:
+            return route.timeout
+        return service.total_timeout if service is not None else None
 
     def _timed_out(self) -> None:
         self._timer = None
-        if self.state == DONE:
+        deadline = self._deadline()
+        if self.state == DONE or deadline is None:
             return
         upstream = self.upstream
         upstream.cancel()
         upstream.settle(error=ErrorKind.TIMEOUT)
-        self.answer(504, "upstream timeout")
+        self.answer_error(deadline.exceeded())  # (reported as the library's timeout is)
+
+    def attempt_timed_out(self) -> None:
+        """An attempt's ``per_try_timeout`` passed (see :class:`UpstreamCall`)."""
+        self.upstream.attempt_timed_out(self)
 
     # -- the client's side (RequestSink) -------------------------------------------------------
     def body(self, chunk: bytes) -> None:

@@ -17,6 +17,7 @@ from meshkit.gateway.filter_chain import FilterChain
 from meshkit.gateway.http1 import RequestHead
 from meshkit.observability.stats import RequestStats
 from meshkit.resilience.bulkhead.core import BulkheadCore
+from meshkit.resilience.timeout.policy import Timeout
 
 __all__ = ["Route", "Router"]
 
@@ -45,7 +46,7 @@ class Route:
     methods: frozenset[bytes] = frozenset()
     headers: tuple[tuple[bytes, bytes], ...] = ()
     rewrite_prefix: bytes | None = None
-    timeout: float | None = None
+    timeout: Timeout | None = field(default=None, compare=False)  # the route's own deadline
     bulkhead: BulkheadCore | None = field(default=None, compare=False)
     retry_non_idempotent: bool = False
     chain: FilterChain = field(default_factory=FilterChain, compare=False)

@@ -17,7 +17,10 @@ What may be retried: a connect failure, a reused connection the upstream had clo
 once more, at once and free — the request never reached it), or a 502/503/504 answer without
 ``Retry-After``; for idempotent methods (or any method where the route says
 ``retry_non_idempotent``), and for bodies up to 64 KiB, which are kept while they go out so
-that they can be sent again. Attempts and the retry budget are the service's.
+that they can be sent again. Whether and when is the service's :class:`~meshkit.resilience.Retry`
+(``plan``: attempts, backoff with jitter, ``Retry-After``, total time, retry budget), the one
+the in-process client uses, with the same events. An attempt may have its own deadline
+(``per_try_timeout``, up to the answer's head); the request's deadline is the exchange's.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from meshkit.gateway.tunnel import Tunnel
 from meshkit.gateway.upstream import BadUpstreamResponse, UpstreamConnection
 from meshkit.health.outlier import ErrorKind
 from meshkit.observability.stats import stats_of
+from meshkit.resilience import RetryOutcome
 from meshkit.upstreams.retry_after import parse_retry_after
 
 if TYPE_CHECKING:
@@ -87,6 +91,9 @@ class UpstreamCall:
         self._endpoint: Endpoint | None = None  # the one leased last
         self._tried: list[Endpoint] | None = None  # the ones before (on a retry)
         self._backoff: TimerHandle | None = None  # before the next attempt
+        self._try_timer: TimerHandle | None = None  # this attempt's per-try timeout
+        self._started = 0.0  # when the first attempt started (the retry's total time)
+        self._previous: float | None = None  # the last backoff (decorrelated jitter grows)
         self._held: HeldResponse | None = None  # while response filters work
         self._chunked = False  # the body goes to the client re-framed in chunks
         self._pending_head = b""  # the response head, sent with the first body bytes
@@ -96,8 +103,9 @@ class UpstreamCall:
         """The request goes upstream for the first time: it counts in the retry budget."""
         service = self.service
         assert service is not None
-        if service.retry_budget is not None:
-            service.retry_budget.record_request()
+        if service.retry is not None:
+            self._started = exchange.gateway.monotonic()
+            service.retry.record_request()
         self.dispatch(exchange)
 
     def dispatch(self, exchange: Exchange) -> None:
@@ -145,7 +153,7 @@ class UpstreamCall:
         else:
             self.settle(error=ErrorKind.CONNECT_FAILED)
         if isinstance(error, MeshError):
-            self._retry_or_answer(exchange, error, stale=True)
+            self._retry_or_answer(exchange, error, error, stale=True)
         else:
             _log.error("connecting upstream failed: %r", error)
             exchange.answer(502, "bad gateway")
@@ -157,6 +165,10 @@ class UpstreamCall:
         route, head = exchange.route, exchange.head
         assert route is not None
         conn.begin(exchange, head_only=head.method == b"HEAD")
+        service = self.service
+        if service is not None and service.attempt_timeout is not None:
+            seconds = service.attempt_timeout.options.seconds
+            self._try_timer = exchange.gateway.clock.call_later(seconds, exchange.attempt_timed_out)
         data = request_head_bytes(
             head,
             target=route.upstream_target(head),
@@ -196,18 +208,35 @@ class UpstreamCall:
                 None if error is not None or cancelled else status, latency
             )
 
-    def _retry_or_answer(self, exchange: Exchange, error: MeshError, *, stale: bool) -> None:
-        delay = self._next_delay(exchange, stale=stale)
+    def attempt_timed_out(self, exchange: Exchange) -> None:
+        """This attempt's ``per_try_timeout`` passed before its answer's head came."""
+        self._try_timer = None
+        service = self.service
+        if exchange.state != WAITING or service is None or service.attempt_timeout is None:
+            return
+        error = service.attempt_timeout.exceeded()
+        self.drop_conn()
+        self.settle(error=ErrorKind.TIMEOUT)
+        self._retry_or_answer(exchange, error, error, stale=False)
+
+    def _retry_or_answer(
+        self, exchange: Exchange, error: MeshError, outcome: object, *, stale: bool
+    ) -> None:
+        """Try again if the retry policy says so; else answer ``error``."""
+        delay = self._next_delay(exchange, outcome, stale=stale)
         if delay is None:
             exchange.answer_error(error)
         else:
             self._retry_in(exchange, delay)
 
-    def _next_delay(self, exchange: Exchange, *, stale: bool) -> float | None:
+    def _next_delay(self, exchange: Exchange, outcome: object, *, stale: bool) -> float | None:
         """Seconds before the next attempt, or ``None``: no retry (answer the failure).
-        ``stale``: the attempt failed on a reused connection before the upstream saw it."""
+        ``stale``: the attempt failed on a reused connection before the upstream saw it.
+        Whether the request may be sent again is decided here; whether and when it is, by the
+        service's retry policy (attempts, backoff, Retry-After, total time, budget), which
+        reports its decision (``RetryScheduled`` / ``RetryGaveUp``) as it does in process."""
         service = self.service
-        if service is None or self.attempts >= max(service.max_attempts, 2 if stale else 1):
+        if service is None:
             return None
         body = exchange.body_out
         if body is not None and not body.replayable:
@@ -216,10 +245,17 @@ class UpstreamCall:
         may_repeat = route is not None and route.retry_non_idempotent
         if exchange.head.method not in _IDEMPOTENT and not stale and not may_repeat:
             return None  # a POST might have taken effect: not repeated unless the route says
-        if stale:
-            return 0.0  # the request never reached the upstream: again at once, free
-        budget = service.retry_budget
-        return 0.0 if budget is None or budget.try_spend() else None
+        if stale:  # it never reached the upstream: once more, at once and free
+            return 0.0 if self.attempts < max(service.max_attempts, 2) else None
+        retry = service.retry
+        if retry is None:
+            return None
+        now = exchange.gateway.monotonic()
+        delay = retry.plan(self.attempts, outcome, now, started=self._started,
+                           previous=self._previous)  # fmt: skip
+        if delay is not None:
+            self._previous = delay
+        return delay
 
     def _retry_in(self, exchange: Exchange, delay: float) -> None:
         if delay <= 0.0:
@@ -230,6 +266,7 @@ class UpstreamCall:
 
     def cancel(self) -> None:
         """The request is over (abandoned, timed out): stop whatever is under way."""
+        self._stop_try_timer()
         if self._backoff is not None:
             self._backoff.cancel()
             self._backoff = None
@@ -241,6 +278,7 @@ class UpstreamCall:
     def response_head(self, exchange: Exchange, head: ResponseHead) -> None:
         if exchange.state != WAITING:
             return
+        self._stop_try_timer()  # (the answer came: from here the request's deadline rules)
         status = head.status
         upgrade = exchange.head.upgrade
         if status == 101 and upgrade is None:
@@ -256,7 +294,8 @@ class UpstreamCall:
             self._open_tunnel(exchange, head, upgrade)
             return
         if status in _RETRY_STATUSES and retry_after is None:  # (asked to wait: not at once)
-            delay = self._next_delay(exchange, stale=False)
+            outcome = RetryOutcome(f"{status} from {self._address().decode()}")
+            delay = self._next_delay(exchange, outcome, stale=False)
             if delay is not None:
                 self.drop_conn()  # its answer is not wanted: the connection goes with it
                 self._retry_in(exchange, delay)
@@ -375,6 +414,7 @@ class UpstreamCall:
         state = exchange.state
         if state == DONE:
             return
+        self._stop_try_timer()
         self.drop_conn()
         if state == TUNNEL:
             exchange.tunnel_closed()
@@ -386,7 +426,7 @@ class UpstreamCall:
             self.settle(cancelled=True)  # the endpoint did nothing wrong
         else:
             self.settle(error=ErrorKind.RESET)
-        self._retry_or_answer(exchange, error, stale=stale)
+        self._retry_or_answer(exchange, error, error, stale=stale)
 
     def upstream_writable(self, exchange: Exchange, writable: bool) -> None:
         client = exchange.client
@@ -418,6 +458,11 @@ class UpstreamCall:
         held = exchange.client.open_tunnel(tunnel)
         if held:
             conn.write(held)
+
+    def _stop_try_timer(self) -> None:
+        if self._try_timer is not None:
+            self._try_timer.cancel()
+            self._try_timer = None
 
     # -- connections -------------------------------------------------------------------------
     def drop_conn(self) -> None:

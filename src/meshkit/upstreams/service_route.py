@@ -53,8 +53,10 @@ Classifier = Callable[[Any], int | None]
 _OPEN: Final = CircuitState.OPEN
 
 
-def _timeout(options: TimeoutOptions | None, clock: Clock) -> Timeout | None:
-    return Timeout(options, clock=clock) if options is not None else None
+def _timeout(
+    options: TimeoutOptions | None, name: str, clock: Clock, events: EventBus | None
+) -> Timeout | None:
+    return Timeout(options, name=name, clock=clock, events=events) if options is not None else None
 
 
 class Lease:
@@ -123,16 +125,17 @@ class ServiceRoute:
             if options.bulkhead is not None
             else None
         )
+        # The whole call's deadline and each attempt's: the gateway enforces them with its
+        # own timers and reports through them (Timeout.exceeded), so both faces say the same.
+        self.total_timeout = _timeout(options.timeout, f"timeout:{service.name}", clock, events)
+        self.attempt_timeout = _timeout(
+            options.attempt_timeout, f"attempt_timeout:{service.name}", clock, events
+        )
         # The in-process call: bulkhead → total timeout → retry → attempt timeout → attempt
         # (Pipeline.default's order); the gateway drives the same objects without it.
         stages: list[Any] = [
             stage
-            for stage in (
-                self.bulkhead,
-                _timeout(options.timeout, clock),
-                self.retry,
-                _timeout(options.attempt_timeout, clock),
-            )
+            for stage in (self.bulkhead, self.total_timeout, self.retry, self.attempt_timeout)
             if stage is not None
         ]
         self._pipeline = Pipeline(*stages) if stages else None

@@ -129,7 +129,10 @@ async def test_a_small_body_is_read_before_connecting(start_gateway: StartGatewa
 
 
 async def test_a_503_is_retried(upstreams: list[FakeUpstream], start_gateway: StartGateway) -> None:
-    gateway = await start_gateway(policy="{algorithm: round_robin, max_attempts: 2}")
+    gateway = await start_gateway(
+        policy="{algorithm: round_robin, retry: {max_attempts: 2, backoff: {kind: constant, "
+        "base: 0.01}}}"
+    )
     for upstream in upstreams:
         upstream.status = 503  # both attempts fail: the last answer is relayed
     watch = Watch(gateway)
@@ -137,7 +140,8 @@ async def test_a_503_is_retried(upstreams: list[FakeUpstream], start_gateway: St
     assert status_of(response) == 503
     assert sum(upstream.requests for upstream in upstreams) == 2
     assert watch.only() == [
-        S.RECEIVED, S.CONNECTING, S.WAITING, S.CONNECTING, S.WAITING, S.RESPONDING, S.DONE,
+        S.RECEIVED, S.CONNECTING, S.WAITING, S.BACKING_OFF, S.CONNECTING, S.WAITING,
+        S.RESPONDING, S.DONE,
     ]  # fmt: skip
 
 

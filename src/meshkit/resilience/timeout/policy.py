@@ -104,14 +104,14 @@ class Timeout:
         except BaseException as exc:
             deadline.done = True
             if deadline.fired and self._ours(deadline):
-                raise self._exceeded() from (
+                raise self.exceeded() from (
                     None if isinstance(exc, asyncio.CancelledError) else exc
                 )
             raise
         deadline.done = True
         if deadline.fired and self._ours(deadline):
             # The callee swallowed our cancellation; the deadline passed all the same.
-            raise self._exceeded()
+            raise self.exceeded()
         return result
 
     def execute_sync(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -151,7 +151,10 @@ class Timeout:
         task = deadline.task
         return task is None or task.uncancel() <= deadline.cancelling
 
-    def _exceeded(self) -> TimeoutExceeded:
+    def exceeded(self) -> TimeoutExceeded:
+        """For a caller that enforces the deadline itself (the gateway, with one timer per
+        request): report the timeout as ``execute`` does (``TimeoutOccurred``) and return the
+        error that says so."""
         self._emit()
         return TimeoutExceeded(f"{self._name}: call exceeded {self._seconds:g}s", policy=self._name)
 
