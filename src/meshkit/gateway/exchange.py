@@ -53,7 +53,7 @@ from meshkit.gateway.upstream import ResponseSink, UpstreamConnection
 from meshkit.gateway.upstream_call import UpstreamCall
 from meshkit.health.outlier import ErrorKind
 from meshkit.observability.stats import RequestStats
-from meshkit.resilience.bulkhead.core import Waiter
+from meshkit.resilience.bulkhead.core import BulkheadCore, Waiter
 from meshkit.resilience.timeout.policy import Timeout
 
 if TYPE_CHECKING:
@@ -86,7 +86,8 @@ class Exchange(RequestSink, ResponseSink):
         # None for the common bodiless request: nothing to frame, hold or replay
         self.body_out = OutgoingBody(head) if head.has_body else None
         self._timer: TimerHandle | None = None  # the deadline
-        self._waiter: Waiter | None = None  # a place in the route's bulkhead queue
+        self._waiter: Waiter | None = None  # a place in a bulkhead's queue
+        self._service_slot: BulkheadCore | None = None  # a slot of the service's bulkhead
         self._next_filter = 0  # where a paused request chain goes on
         self._task: asyncio.Task[None] | None = None  # a paused filter's work
         self._client: str | None = None  # the client's address, once asked (see forwarded)
@@ -153,7 +154,7 @@ class Exchange(RequestSink, ResponseSink):
         self._request_filters(0)
 
     def _wait_over(self) -> None:
-        """Queued at the route's bulkhead for ``max_queue_wait`` without a slot."""
+        """Queued at a bulkhead for its ``max_queue_wait`` without a slot."""
         self._waiter = None
         self.answer(503, "too many requests in flight", retry_after=1.0)
 
@@ -221,10 +222,42 @@ class Exchange(RequestSink, ResponseSink):
         gateway, route = self.gateway, self.route
         assert route is not None
         try:
-            self.upstream.service = gateway.mesh.route(route.pick_service(gateway.rng))
+            self.upstream.service = service = gateway.mesh.route(route.pick_service(gateway.rng))
         except MeshError as exc:
             self.answer_error(exc)
             return
+        bulkhead = service.bulkhead
+        if bulkhead is None:
+            self._to_upstream()
+            return
+        core = bulkhead.core  # the service's own bulkhead, shared with its in-process callers
+        if core.try_enter():
+            self._service_slot = core
+            self._to_upstream()
+            return
+        waiter = core.queue(self._service_admitted, self._wait_over)
+        if waiter is None:  # (the bulkhead counted and reported the refusal)
+            self.answer(503, "too many requests in flight", retry_after=1.0)
+        elif waiter.queued:
+            self._waiter = waiter
+            self.enter(QUEUED)
+
+    def _service_admitted(self) -> None:
+        """The service's bulkhead hands this queued request a slot."""
+        self._waiter = None
+        service = self.upstream.service
+        assert service is not None
+        assert service.bulkhead is not None
+        core = service.bulkhead.core
+        if self.state == DONE:
+            core.leave()  # (gone meanwhile: the slot goes on to the next)
+            return
+        self._service_slot = core
+        self._to_upstream()
+
+    def _to_upstream(self) -> None:
+        """Admitted everywhere: let a waiting client send its body, read a small one whole,
+        and go."""
         if self.head.expect_continue:
             self.client.send_continue()
         body = self.body_out
@@ -409,8 +442,12 @@ class Exchange(RequestSink, ResponseSink):
         stats.record(self.status, self.gateway.monotonic() - self._started)
         for log_filter in route.chain.log:
             log_filter.on_log(self)
+        slot = self._service_slot
+        if slot is not None:
+            self._service_slot = None
+            slot.leave()  # (the slot may go to a queued request, at once)
         if route.bulkhead is not None:
-            route.bulkhead.leave()  # (the slot may go to a queued request, at once)
+            route.bulkhead.leave()
 
     # -- shared with the upstream call and the filters ---------------------------------------
     def keep_alive(self) -> bool:

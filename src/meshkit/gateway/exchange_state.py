@@ -8,7 +8,7 @@ otherwise; the tests walk the table and drive real requests through every row).
 state               the request ...
 ==================  =====================================================================
 RECEIVED            has its head parsed; nothing is decided yet
-QUEUED              waits for a slot in its route's bulkhead
+QUEUED              waits for a slot in its route's (or then its service's) bulkhead
 FILTERING           waits for a request filter's async work (the chain is paused)
 BUFFERING           is reading its small body whole before taking an upstream connection
 CONNECTING          is leasing an endpoint, and taking or opening a connection to it
@@ -66,9 +66,10 @@ TRANSITIONS: Final[dict[ExchangeState, frozenset[ExchangeState]]] = {
     # routed: queued at the bulkhead, paused by a filter, or on towards the upstream; or
     # answered at once (404, 405, 503, 429, a filter's reply)
     _S.RECEIVED: frozenset({_S.QUEUED, _S.FILTERING, _S.BUFFERING, _S.CONNECTING, _S.DONE}),
-    _S.QUEUED: frozenset({_S.FILTERING, _S.BUFFERING, _S.CONNECTING, _S.DONE}),
-    # a paused filter resumed (on to the upstream) or answered
-    _S.FILTERING: frozenset({_S.FILTERING, _S.BUFFERING, _S.CONNECTING, _S.DONE}),
+    # admitted by the route's bulkhead, and maybe queued again at the service's
+    _S.QUEUED: frozenset({_S.QUEUED, _S.FILTERING, _S.BUFFERING, _S.CONNECTING, _S.DONE}),
+    # a paused filter resumed (on to the service's bulkhead, or the upstream) or answered
+    _S.FILTERING: frozenset({_S.FILTERING, _S.QUEUED, _S.BUFFERING, _S.CONNECTING, _S.DONE}),
     _S.BUFFERING: frozenset({_S.CONNECTING, _S.DONE}),
     # attached to a connection; or, its connection failing, another attempt at once (a new
     # lease), later (backoff), or none (answered)

@@ -10,6 +10,12 @@ from meshkit._units import Seconds
 from meshkit.clock import SYSTEM_CLOCK, Clock
 from meshkit.registry.policy_base import PolicyModel, under_key
 from meshkit.resilience import Backoff, BackoffKind, RetryBudget, RetryOptions, TimeoutOptions
+from meshkit.resilience.retry.budget import (
+    DEFAULT_BUDGET_BUCKETS,
+    DEFAULT_BUDGET_MIN_RETRIES_PER_SECOND,
+    DEFAULT_BUDGET_RATIO,
+    DEFAULT_BUDGET_WINDOW,
+)
 
 __all__ = [
     "DEFAULT_MAX_ATTEMPTS",
@@ -34,12 +40,11 @@ Envoy and Linkerd), and when asked, a brief jittered backoff — 25 ms doubling 
 general-purpose 100 ms to 10 s."""
 _R = DEFAULT_RETRY_OPTIONS
 
-# RetryBudget's own defaults (Linkerd's retryBudget: 20 %, 10 retries/s, 10 s), which that
-# class spells as argument defaults; tests/unit/registry/test_policy.py holds the two equal.
-DEFAULT_RETRY_BUDGET_RATIO = 0.2
-DEFAULT_RETRY_BUDGET_MIN_RETRIES_PER_SECOND = 10.0
-DEFAULT_RETRY_BUDGET_WINDOW = 10.0
-DEFAULT_RETRY_BUDGET_BUCKETS = 10
+# RetryBudget's own defaults, under the names this module has always exported.
+DEFAULT_RETRY_BUDGET_RATIO = DEFAULT_BUDGET_RATIO
+DEFAULT_RETRY_BUDGET_MIN_RETRIES_PER_SECOND = DEFAULT_BUDGET_MIN_RETRIES_PER_SECOND
+DEFAULT_RETRY_BUDGET_WINDOW = DEFAULT_BUDGET_WINDOW
+DEFAULT_RETRY_BUDGET_BUCKETS = DEFAULT_BUDGET_BUCKETS
 
 
 class BackoffPolicy(PolicyModel):

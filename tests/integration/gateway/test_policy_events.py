@@ -104,6 +104,27 @@ async def test_a_route_bulkhead_refusal(
     assert (event.source, event.reason, event.active) == ("bulkhead:r", "queue full", 1)
 
 
+async def test_a_service_bulkhead_holds_for_the_gateway_too(
+    start: Start, bus: EventBus, upstreams: list[FakeUpstream]
+) -> None:
+    gateway = await start("{bulkhead: {max_concurrent: 1, max_queued: 1, max_queue_wait: 2}}")
+    for upstream in upstreams:
+        upstream.delay = 0.3
+    recorder = EventRecorder(bus, types=(BulkheadRejected,))
+    moves: list[int] = []
+    gateway.watch_transitions = lambda _e, _s, target: moves.append(target)
+    first = asyncio.ensure_future(exchange(gateway.port, GET))
+    await asyncio.sleep(0.1)
+    queued = asyncio.ensure_future(exchange(gateway.port, GET))  # waits for the first
+    await asyncio.sleep(0.1)
+    refused, _ = await exchange(gateway.port, GET)  # the queue (of one) is full
+    assert status_of(refused) == 503
+    assert [status_of((await first)[0]), status_of((await queued)[0])] == [200, 200]
+    (event,) = recorder.of(BulkheadRejected)
+    assert (event.source, event.reason) == ("bulkhead:app", "queue full")
+    assert moves.count(ExchangeState.QUEUED) == 1
+
+
 async def test_timeouts_per_try_then_for_the_request(
     start: Start, bus: EventBus, upstreams: list[FakeUpstream]
 ) -> None:

@@ -34,7 +34,20 @@ from dataclasses import dataclass
 from meshkit import _validate
 from meshkit.clock import SYSTEM_CLOCK, Clock
 
-__all__ = ["RetryBudget", "RetryBudgetStats"]
+__all__ = [
+    "DEFAULT_BUDGET_BUCKETS",
+    "DEFAULT_BUDGET_MIN_RETRIES_PER_SECOND",
+    "DEFAULT_BUDGET_RATIO",
+    "DEFAULT_BUDGET_WINDOW",
+    "RetryBudget",
+    "RetryBudgetStats",
+]
+
+# Linkerd's retryBudget: retries up to 20 % of the requests, 10 a second always, over 10 s.
+DEFAULT_BUDGET_RATIO = 0.2
+DEFAULT_BUDGET_MIN_RETRIES_PER_SECOND = 10.0
+DEFAULT_BUDGET_WINDOW = 10.0
+DEFAULT_BUDGET_BUCKETS = 10
 
 _EPSILON = 1e-9  # 0.29 * 100 is 28.999999999999996 in floats; the budget means 29
 _MAX_BUCKETS = 1000
@@ -81,10 +94,10 @@ class RetryBudget:
     def __init__(
         self,
         *,
-        ratio: float = 0.2,
-        min_retries_per_second: float = 10.0,
-        window: float = 10.0,
-        buckets: int = 10,
+        ratio: float = DEFAULT_BUDGET_RATIO,
+        min_retries_per_second: float = DEFAULT_BUDGET_MIN_RETRIES_PER_SECOND,
+        window: float = DEFAULT_BUDGET_WINDOW,
+        buckets: int = DEFAULT_BUDGET_BUCKETS,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         _validate.between("ratio", ratio, 0, 1000)
