@@ -75,6 +75,9 @@ class Gateway:
         )
         self.listener = Listener(self._exchange, limits=config.limits.build(), clock=clock)
         self._pools: dict[tuple[str, str, int], EndpointPool] = {}
+        # The same pools by service and endpoint id: two lookups of strings whose hashes are
+        # cached, where the (service, host, port) key is a tuple built and hashed per request.
+        self._pools_by_id: dict[str, dict[str, EndpointPool]] = {}
         self._trusted = _networks(config)
         self.behind_proxies = bool(self._trusted)  # trusted proxies are configured
         self.rng = rng if rng is not None else random.Random()  # weighted splits draw from it
@@ -151,6 +154,7 @@ class Gateway:
             for service in config.services
             for instance in service.instances
         }
+        self._pools_by_id = {}  # (an endpoint id may now name another address)
         for key in [k for k in self._pools if k not in wanted]:
             self._pools.pop(key).close()
         for key, pool in self._pools.items():
@@ -180,6 +184,16 @@ class Gateway:
             for endpoint in route.balancer.endpoints:
                 breaker = route.breaker_state(endpoint.id)
                 yield service.name, endpoint.id, stats_of(endpoint), endpoint.available, breaker
+
+    def endpoint_pool(self, service: str, endpoint_id: str, host: str, port: int) -> EndpointPool:
+        """:meth:`pool`, found by the endpoint's id (what each request asks)."""
+        pools = self._pools_by_id.get(service)
+        if pools is None:
+            pools = self._pools_by_id[service] = {}
+        pool = pools.get(endpoint_id)
+        if pool is None:
+            pool = pools[endpoint_id] = self.pool(service, host, port)
+        return pool
 
     def pool(self, service: str, host: str, port: int) -> EndpointPool:
         """The connections to one endpoint of ``service`` (made on first use)."""

@@ -264,7 +264,7 @@ def request_head_bytes(
     if head.chunked:
         parts.append(b"transfer-encoding: chunked\r\n")
     elif head.content_length is not None:
-        parts.append(b"content-length: %d\r\n" % head.content_length)
+        parts.append(length_line(head.content_length))
     parts.append(b"\r\n")
     return b"".join(parts)
 
@@ -300,6 +300,19 @@ def response_head_bytes(
 
 
 _STATUS_LINES: Final[dict[int, bytes]] = {}
+_LENGTH_LINES: Final[dict[int, bytes]] = {}
+_MAX_LENGTH_LINES: Final = 4096
+
+
+def length_line(length: int) -> bytes:
+    """``content-length: <length>`` and CRLF, made once for the lengths seen most (formatting
+    an integer costs more than the rest of the framing)."""
+    line = _LENGTH_LINES.get(length)
+    if line is None:
+        line = b"content-length: %d\r\n" % length
+        if len(_LENGTH_LINES) < _MAX_LENGTH_LINES:
+            _LENGTH_LINES[length] = line
+    return line
 
 
 def status_line(status: int) -> bytes:
@@ -328,9 +341,9 @@ def frame_head(
         if content_length is None:
             parts.append(b"transfer-encoding: chunked\r\n")
         else:
-            parts += (b"content-length: ", str(content_length).encode(), b"\r\n")
+            parts.append(length_line(content_length))
     elif content_length is not None:
-        parts += (b"content-length: ", str(content_length).encode(), b"\r\n")
+        parts.append(length_line(content_length))
     if not keep_alive:
         parts.append(b"connection: close\r\n")
     parts.append(b"\r\n")

@@ -103,9 +103,11 @@ class UpstreamCall:
         """The request goes upstream for the first time: it counts in the retry budget."""
         service = self.service
         assert service is not None
-        if service.retry is not None:
+        budget = service.retry_budget  # (the Retry's own budget, counted directly)
+        if budget is not None:
+            self._started = budget.record_request()  # (which reads the clock anyway)
+        elif service.retry is not None:
             self._started = exchange.gateway.monotonic()
-            service.retry.record_request()
         self.dispatch(exchange)
 
     def dispatch(self, exchange: Exchange) -> None:
@@ -126,7 +128,9 @@ class UpstreamCall:
             return
         self._endpoint = lease.endpoint
         instance = lease.endpoint.payload
-        self._pool = pool = exchange.gateway.pool(service.name, instance.host, instance.port)
+        self._pool = pool = exchange.gateway.endpoint_pool(
+            service.name, lease.endpoint.id, instance.host, instance.port
+        )
         conn = pool.take_idle()
         if conn is not None:
             self._attach(exchange, conn)
