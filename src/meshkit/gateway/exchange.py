@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from meshkit.clock import TimerHandle
@@ -105,11 +105,6 @@ class Exchange(RequestSink, ResponseSink):
             watch(self, source, target)
 
     @property
-    def gave_up(self) -> bool:
-        """Over already (a queued request that no longer wants a slot)."""
-        return self.state == DONE
-
-    @property
     def route_name(self) -> str:
         return self.route.name if self.route is not None else ""
 
@@ -125,15 +120,21 @@ class Exchange(RequestSink, ResponseSink):
             return
         self.route = route
         bulkhead = route.bulkhead
-        if bulkhead is None or bulkhead.try_enter():
+        if bulkhead is None or self._slot(bulkhead, self.admit_from_queue):
             self._admitted()
-            return
-        waiter = bulkhead.queue(self.admit_from_queue, self._wait_over)
+
+    def _slot(self, bulkhead: BulkheadCore, then: Callable[[], None]) -> bool:
+        """Take a slot of ``bulkhead`` now (True); or wait in its queue, ``then`` going on
+        when a slot is handed over; or, the queue being full, answer 503."""
+        if bulkhead.try_enter():
+            return True
+        waiter = bulkhead.queue(then, self._wait_over)
         if waiter is None:  # (the bulkhead counted and reported the refusal)
             self.answer(503, "too many requests in flight", retry_after=1.0)
         elif waiter.queued:
             self._waiter = waiter
             self.enter(QUEUED)
+        return False
 
     def _unrouted(self, router: Router) -> None:
         allowed = router.allowed(self.head)
@@ -226,21 +227,12 @@ class Exchange(RequestSink, ResponseSink):
         except MeshError as exc:
             self.answer_error(exc)
             return
-        bulkhead = service.bulkhead
+        bulkhead = service.bulkhead  # (shared with the service's in-process callers)
         if bulkhead is None:
             self._to_upstream()
-            return
-        core = bulkhead.core  # the service's own bulkhead, shared with its in-process callers
-        if core.try_enter():
-            self._service_slot = core
+        elif self._slot(bulkhead.core, self._service_admitted):
+            self._service_slot = bulkhead.core
             self._to_upstream()
-            return
-        waiter = core.queue(self._service_admitted, self._wait_over)
-        if waiter is None:  # (the bulkhead counted and reported the refusal)
-            self.answer(503, "too many requests in flight", retry_after=1.0)
-        elif waiter.queued:
-            self._waiter = waiter
-            self.enter(QUEUED)
 
     def _service_admitted(self) -> None:
         """The service's bulkhead hands this queued request a slot."""

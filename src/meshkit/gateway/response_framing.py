@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["Framing", "frame_response"]
+from meshkit.gateway.http1 import RequestHead, response_head_bytes
+from meshkit.gateway.response_head import ResponseHead
+
+__all__ = ["Framing", "client_head", "frame_response"]
 
 _NO_BODY_STATUSES: Final = frozenset({204, 304})
 
@@ -65,3 +68,44 @@ def frame_response(
         no_body=no_body,
         close_delimited=http10 and unknown,
     )
+
+
+def client_head(
+    request: RequestHead,
+    head: ResponseHead,
+    headers: list[tuple[bytes, bytes]] | None,
+    *,
+    keep_alive: bool,
+    request_id: bytes,
+) -> tuple[bytes, bool]:
+    """The response head for the client, and whether its body is re-framed in chunks.
+    ``headers``: the fields to send (edited by filters); ``None``: the upstream's as they
+    came, relayed from its own bytes when nothing in them must change."""
+    framing = frame_response(
+        method=request.method,
+        http10=request.version == "1.0",
+        status=head.status,
+        upstream_chunked=head.chunked,
+        upstream_length=head.content_length,
+        keep_alive=keep_alive,
+    )
+    if headers is None:
+        relayed = head.relayed(
+            b"x-request-id: " + request_id + b"\r\n",
+            content_length=framing.content_length,
+            keep_alive=framing.keep_alive,
+            no_body=framing.no_body,
+            close_delimited=framing.close_delimited,
+        )
+        if relayed is not None:
+            return relayed, framing.chunked
+        headers = [*head.headers, (b"x-request-id", request_id)]
+    data = response_head_bytes(
+        head.status,
+        headers,
+        content_length=framing.content_length,
+        keep_alive=framing.keep_alive,
+        no_body=framing.no_body,
+        close_delimited=framing.close_delimited,
+    )
+    return data, framing.chunked

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from meshkit.gateway.http1 import response_head_bytes
+from meshkit.gateway.response_head import ResponseHead
+
 if TYPE_CHECKING:
     from meshkit.gateway.connection import ClientConnection
     from meshkit.gateway.upstream import UpstreamConnection
 
-__all__ = ["Tunnel"]
+__all__ = ["Tunnel", "open_tunnel"]
 
 
 class Tunnel:
@@ -32,3 +35,24 @@ class Tunnel:
 
     def from_upstream(self, data: bytes) -> None:
         self.client.write(data)
+
+
+def open_tunnel(
+    client: ClientConnection,
+    upstream: UpstreamConnection,
+    head: ResponseHead,
+    upgrade: bytes,
+    request_id: bytes,
+) -> None:
+    """The upstream agreed to switch (``head``: its 101): tell the client, and from now on
+    relay raw bytes both ways — first what the client sent meanwhile."""
+    value = next((v for k, v in head.headers if k == b"upgrade"), upgrade)
+    headers = [*head.headers, (b"x-request-id", request_id)]
+    client.write(
+        response_head_bytes(101, headers, content_length=None, keep_alive=True, upgrade=value)
+    )
+    tunnel = Tunnel(client, upstream)
+    upstream.tunnel = tunnel
+    held = client.open_tunnel(tunnel)
+    if held:
+        upstream.write(held)

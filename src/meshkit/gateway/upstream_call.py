@@ -40,10 +40,10 @@ from meshkit.gateway.exchange_state import (
     WAITING,
 )
 from meshkit.gateway.filter_chain import PAUSED, ResponseEdit
-from meshkit.gateway.http1 import request_head_bytes, response_head_bytes
-from meshkit.gateway.response_framing import frame_response
+from meshkit.gateway.http1 import request_head_bytes
+from meshkit.gateway.response_framing import client_head
 from meshkit.gateway.response_head import ResponseHead
-from meshkit.gateway.tunnel import Tunnel
+from meshkit.gateway.tunnel import open_tunnel
 from meshkit.gateway.upstream import BadUpstreamResponse, UpstreamConnection
 from meshkit.health.outlier import ErrorKind
 from meshkit.observability.stats import stats_of
@@ -356,38 +356,11 @@ class UpstreamCall:
     def _frame(
         self, exchange: Exchange, head: ResponseHead, headers: list[tuple[bytes, bytes]] | None
     ) -> None:
-        """Frame the response head for the client; it goes out with the first body bytes.
-        ``headers``: the fields to send, edited; ``None``: the upstream's, as they came."""
-        request = exchange.head
-        framing = frame_response(
-            method=request.method,
-            http10=request.version == "1.0",
-            status=head.status,
-            upstream_chunked=head.chunked,
-            upstream_length=head.content_length,
-            keep_alive=exchange.keep_alive(),
-        )
-        self._chunked = framing.chunked
-        if headers is None:
-            relayed = head.relayed(
-                b"x-request-id: " + exchange.request_id + b"\r\n",
-                content_length=framing.content_length,
-                keep_alive=framing.keep_alive,
-                no_body=framing.no_body,
-                close_delimited=framing.close_delimited,
-            )
-            if relayed is not None:
-                self._pending_head = relayed
-                return
-            headers = [*head.headers, (b"x-request-id", exchange.request_id)]
-        self._pending_head = response_head_bytes(
-            head.status,
-            headers,
-            content_length=framing.content_length,
-            keep_alive=framing.keep_alive,
-            no_body=framing.no_body,
-            close_delimited=framing.close_delimited,
-        )
+        """The head for the client, sent with the first body bytes (``headers``: edited)."""
+        self._pending_head, self._chunked = client_head(
+            exchange.head, head, headers, keep_alive=exchange.keep_alive(),
+            request_id=exchange.request_id,
+        )  # fmt: skip
 
     def response_body(self, exchange: Exchange, chunk: bytes) -> None:
         if exchange.state != RESPONDING:
@@ -452,16 +425,7 @@ class UpstreamCall:
         assert conn is not None
         exchange.enter(TUNNEL)
         exchange.cancel_timer()  # a tunnel lives as long as both ends want it
-        value = next((v for k, v in head.headers if k == b"upgrade"), upgrade)
-        headers = [*head.headers, (b"x-request-id", exchange.request_id)]
-        exchange.client.write(
-            response_head_bytes(101, headers, content_length=None, keep_alive=True, upgrade=value)
-        )
-        tunnel = Tunnel(exchange.client, conn)
-        conn.tunnel = tunnel
-        held = exchange.client.open_tunnel(tunnel)
-        if held:
-            conn.write(held)
+        open_tunnel(exchange.client, conn, head, upgrade, exchange.request_id)
 
     def _stop_try_timer(self) -> None:
         if self._try_timer is not None:
