@@ -100,7 +100,9 @@ class RateLimitConfig(_Strict):
         self.build("check")
         return self
 
-    def build(self, name: str) -> tuple[RateLimiter, bytes | None]:
+    def build(
+        self, name: str, *, clock: Clock = SYSTEM_CLOCK, events: EventBus | None = None
+    ) -> tuple[RateLimiter, bytes | None]:
         keyed = self.key != "route"
         options = RateLimitOptions(
             rate=Rate.parse(self.rate),
@@ -111,7 +113,8 @@ class RateLimitConfig(_Strict):
         header = (
             self.key.split(":", 1)[1].lower().encode() if self.key.startswith("header:") else None
         )
-        return RateLimiter(options, name=f"rate_limit:{name}"), header
+        limiter = RateLimiter(options, name=f"rate_limit:{name}", clock=clock, events=events)
+        return limiter, header
 
 
 def _same(key: object) -> object:
@@ -212,12 +215,14 @@ class RouteConfig(_Strict):
     def services(self) -> set[str]:
         return {self.service} if self.service else {s.service for s in self.split}
 
-    def chain(self, name: str) -> FilterChain:
+    def chain(
+        self, name: str, *, clock: Clock = SYSTEM_CLOCK, events: EventBus | None = None
+    ) -> FilterChain:
         """The route's filters, assembled once (see :mod:`~meshkit.gateway.builtin_filters`):
         only what the route configures is in it."""
         rate_limit = None
         if self.rate_limit is not None:
-            limiter, header = self.rate_limit.build(name)
+            limiter, header = self.rate_limit.build(name, clock=clock, events=events)
             rate_limit = RateLimit(limiter, by_ip=self.rate_limit.key == "ip", header=header)
         filters = self.filters
         python = None
@@ -268,7 +273,7 @@ class RouteConfig(_Strict):
             split.append((part.service, cumulative))
         return Route(
             name=name,
-            chain=self.chain(name),
+            chain=self.chain(name, clock=clock, events=events),
             service=self.service or "",
             split=tuple(split),
             query=tuple((k.encode(), v.encode()) for k, v in match.query.items()),

@@ -11,6 +11,7 @@ import pytest
 from meshkit.events import EventBus
 from meshkit.gateway import Gateway, parse_config
 from meshkit.gateway.exchange_state import ExchangeState
+from meshkit.ratelimit import RateLimitRejected
 from meshkit.resilience import BulkheadRejected, RetryGaveUp, RetryScheduled, TimeoutOccurred
 from meshkit.testing import EventRecorder, FakeUpstream
 
@@ -102,6 +103,15 @@ async def test_a_route_bulkhead_refusal(
     assert status_of((await first)[0]) == 200
     (event,) = recorder.of(BulkheadRejected)
     assert (event.source, event.reason, event.active) == ("bulkhead:r", "queue full", 1)
+
+
+async def test_a_rate_limit_refusal(start: Start, bus: EventBus) -> None:
+    gateway = await start("{}", route=", rate_limit: {rate: 1/minute, burst: 1}")
+    recorder = EventRecorder(bus, types=(RateLimitRejected,))
+    assert status_of((await exchange(gateway.port, GET))[0]) == 200
+    assert status_of((await exchange(gateway.port, GET))[0]) == 429
+    (event,) = recorder.of(RateLimitRejected)
+    assert event.source == "rate_limit:r"
 
 
 async def test_a_service_bulkhead_holds_for_the_gateway_too(
