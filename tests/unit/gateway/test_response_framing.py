@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from meshkit.gateway.response_framing import frame_response
+from meshkit.gateway.http1 import RequestHead
+from meshkit.gateway.response_framing import client_head, frame_response
+from meshkit.gateway.response_head import ResponseHead
 
 # method, HTTP/1.0?, status, upstream chunked?, upstream length, keep-alive wanted
 #   -> content_length, chunked, keep_alive, no_body, close_delimited
@@ -52,3 +54,55 @@ def test_framing(
         framing.close_delimited,
     )
     assert got == expected, repr(framing)
+
+
+def _upstream_head(status: int, fields: list[tuple[bytes, bytes]]) -> ResponseHead:
+    """A head as the upstream connection builds it: end-to-end lines kept as pieces, the
+    fields the gateway acts on (framing, Connection) apart."""
+    kept: list[bytes] = []
+    watched = []
+    for name, value in fields:
+        lower = name.lower()
+        if lower in (b"content-length", b"transfer-encoding", b"connection"):
+            watched.append((lower, value))
+        else:
+            kept += (name, b": ", value, b"\r\n")
+    return ResponseHead(status, kept, watched, True)
+
+
+@pytest.mark.parametrize(
+    ("fields", "edited", "http10", "lines", "chunked"),
+    [
+        # relayed from the upstream's own bytes, with the request id and our framing
+        ([(b"Server", b"x"), (b"Content-Length", b"5")], None, False,
+         [b"HTTP/1.1 200 OK", b"Server: x", b"x-request-id: rid", b"content-length: 5"], False),
+        ([(b"Transfer-Encoding", b"chunked")], None, False,
+         [b"transfer-encoding: chunked"], True),
+        # an HTTP/1.0 client: the unknown length is delimited by closing
+        ([(b"Transfer-Encoding", b"chunked")], None, True, [b"connection: close"], False),
+        # edited by a filter: exactly the fields given, framed by the gateway
+        ([(b"Server", b"x"), (b"Content-Length", b"2")], [(b"x-a", b"1")], False,
+         [b"x-a: 1", b"content-length: 2"], False),
+        # Connection naming another field: that field is dropped (the head is rebuilt)
+        ([(b"Connection", b"x-hop"), (b"x-hop", b"1"), (b"x-end", b"2"),
+          (b"Content-Length", b"0")], None, False, [b"x-end: 2"], False),
+    ],
+)  # fmt: skip
+def test_client_head(
+    fields: list[tuple[bytes, bytes]],
+    edited: list[tuple[bytes, bytes]] | None,
+    http10: bool,
+    lines: list[bytes],
+    chunked: bool,
+) -> None:
+    request = RequestHead(method=b"GET", target=b"/", version="1.0" if http10 else "1.1",
+                          headers=[(b"host", b"h")])  # fmt: skip
+    data, reframed = client_head(
+        request, _upstream_head(200, fields), edited, keep_alive=True, request_id=b"rid"
+    )
+    head = data.split(b"\r\n")
+    assert data.endswith(b"\r\n\r\n")
+    for line in lines:
+        assert line in head
+    assert b"x-hop: 1" not in head
+    assert reframed is chunked
