@@ -430,6 +430,9 @@ class Exchange(RequestSink, ResponseSink):
         if stats is None or route is None:
             return  # never admitted (refused at the bulkhead, unrouted)
         self._counted = None
+        # An answered request whose response was then cut still holds its lease: the
+        # upstream's status is its verdict (the call says "no verdict" for the others).
+        self.upstream.settle(cancelled=True)
         stats.in_flight -= 1
         stats.record(self.status, self.gateway.monotonic() - self._started)
         for log_filter in route.chain.log:

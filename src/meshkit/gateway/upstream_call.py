@@ -4,9 +4,10 @@ An :class:`UpstreamCall` belongs to one :class:`~meshkit.gateway.exchange.Exchan
 Envoy router filter has its upstream request): it leases endpoints from the service's route —
 the engine both faces share (:mod:`~meshkit.upstreams.service_route`): balancer, endpoint
 breakers, outlier detection — takes or opens a pooled connection, sends the request, settles
-each lease with its outcome (so the balancer, breaker and outlier detection see the status at
-once), decides retries, and relays the answer: its head through the route's response filters,
-framed for the client (:mod:`~meshkit.gateway.response_framing`) and held until the first
+each lease with its outcome (a retryable status at once, before the next lease; any other
+right after the answer's head is written to the client, off the client's wait), decides
+retries, and relays the answer: its head through the route's response filters, framed for
+the client (:mod:`~meshkit.gateway.response_framing`) and held until the first
 body bytes so a small answer leaves in one write; the body re-framed as needed, each side
 pausing the other's reading while its own socket is full. A ``101`` to an upgrade request
 makes a :class:`~meshkit.gateway.tunnel.Tunnel`; one nobody asked for is refused (502). The
@@ -97,18 +98,20 @@ class UpstreamCall:
         self._held: HeldResponse | None = None  # while response filters work
         self._chunked = False  # the body goes to the client re-framed in chunks
         self._pending_head = b""  # the response head, sent with the first body bytes
+        self._answered = 0  # the upstream's status, to settle the lease with (0: none yet)
+        self._answered_retry_after: float | None = None
 
     # -- phase 4: upstream select ------------------------------------------------------------
     def first_attempt(self, exchange: Exchange) -> None:
         """The request goes upstream for the first time: it counts in the retry budget."""
         service = self.service
         assert service is not None
+        self.dispatch(exchange)  # (the request leaves first: the counting is not on its way)
         budget = service.retry_budget  # (the Retry's own budget, counted directly)
         if budget is not None:
             self._started = budget.record_request()  # (which reads the clock anyway)
         elif service.retry is not None:
             self._started = exchange.gateway.monotonic()
-        self.dispatch(exchange)
 
     def dispatch(self, exchange: Exchange) -> None:
         """Lease an endpoint and take (or open) a connection to it."""
@@ -201,10 +204,14 @@ class UpstreamCall:
         error: ErrorKind | None = None,
         cancelled: bool = False,
     ) -> None:
-        """Report how the attempt on the leased endpoint ended (once; later calls do nothing)."""
+        """Report how the attempt on the leased endpoint ended (once; later calls do nothing).
+        Once the upstream has answered, its status is the verdict, whatever is said here."""
         lease, self._lease = self._lease, None
         service = self.service
         if lease is not None and service is not None:
+            if self._answered:
+                status, retry_after = self._answered, self._answered_retry_after
+                error, cancelled = None, False
             latency = service.settle(
                 lease, status=status, retry_after=retry_after, error=error, cancelled=cancelled
             )
@@ -293,7 +300,14 @@ class UpstreamCall:
         if head.retry_after is not None and status in (429, 503):
             retry_after = parse_retry_after(head.retry_after.decode("latin-1"))
         exchange.status = status
-        self.settle(status=status, retry_after=retry_after)
+        if status in _RETRY_STATUSES or status == 101:
+            self.settle(status=status, retry_after=retry_after)  # (a retry leases anew)
+        else:
+            # Settled once the head is on its way to the client (response_body, or
+            # response_end): the balancer, breaker and outlier detection hear of it a write
+            # later, and the client does not wait for their bookkeeping.
+            self._answered = status
+            self._answered_retry_after = retry_after
         if status == 101 and upgrade is not None:
             self._open_tunnel(exchange, head, upgrade)
             return
@@ -373,6 +387,8 @@ class UpstreamCall:
             self._pending_head = b""
         client = exchange.client
         client.write(data)
+        if self._lease is not None:
+            self.settle()  # (the upstream's answer is its verdict: see response_head)
         if not client.writable and self.conn is not None:
             self.conn.transport.pause_reading()
 
@@ -382,8 +398,11 @@ class UpstreamCall:
                 self._held.end = keep_alive
             return
         tail = b"0\r\n\r\n" if self._chunked else b""
-        exchange.client.write(self._pending_head + tail)
+        data = self._pending_head + tail
+        if data:
+            exchange.client.write(data)
         self._pending_head = b""
+        self.settle()  # (if no body write did)
         self._release_conn(reusable=keep_alive and exchange.request_read())
         exchange.finish(exchange.keep_alive())
 

@@ -184,3 +184,25 @@ async def test_pool_size_is_set_per_service_and_a_full_pool_answers_503(
     endpoint = gateway.mesh.route("raw").balancer.endpoints[0]
     assert gateway.mesh.route("raw").breaker_state(endpoint.id) is not None  # no failure...
     assert endpoint.available  # ...held against the endpoint for the gateway's own limit
+
+
+async def test_the_endpoint_hears_of_every_answer_however_the_response_ends(
+    raw_gateway: RawGateway,
+) -> None:
+    """The lease of an answered request is settled with its status even when the response
+    is then cut (the upstream closing after its head, or mid-body): the endpoint's count of
+    requests in flight goes back to zero."""
+    cuts = iter([b"", b"12345"])
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n" + next(cuts))
+            await writer.drain()
+            return  # and close, before the body is whole
+
+    gateway = await raw_gateway(serve)
+    (endpoint,) = gateway.mesh.route("raw").balancer.endpoints
+    for _ in range(2):
+        await exchange(gateway.port, GET, until_close=True)
+        assert endpoint.in_flight == 0
