@@ -30,6 +30,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from meshkit.clock import TimerHandle
+from meshkit.error_table import INTERNAL_ERROR, answer_for
 from meshkit.errors import MeshError, UpstreamError
 from meshkit.gateway.exchange_state import (
     ALLOWED,
@@ -161,13 +162,19 @@ class Exchange(RequestSink, ResponseSink):
 
     def admit_from_queue(self) -> None:
         """The route's bulkhead hands this queued request a slot."""
+        assert self.route is not None
+        assert self.route.bulkhead is not None
+        if self._handed(self.route.bulkhead):
+            self._admitted()
+
+    def _handed(self, bulkhead: BulkheadCore) -> bool:
+        """A slot of ``bulkhead`` comes to this queued request: whether it still wants it
+        (gone meanwhile, it passes the slot on to the next)."""
         self._waiter = None
-        if self.state == DONE:  # (gone meanwhile: the slot goes on to the next)
-            route = self.route
-            if route is not None and route.bulkhead is not None:
-                route.bulkhead.leave()
-            return
-        self._admitted()
+        if self.state == DONE:
+            bulkhead.leave()
+            return False
+        return True
 
     # -- phase 3: request filters ------------------------------------------------------------
     def _request_filters(self, index: int) -> None:
@@ -236,16 +243,12 @@ class Exchange(RequestSink, ResponseSink):
 
     def _service_admitted(self) -> None:
         """The service's bulkhead hands this queued request a slot."""
-        self._waiter = None
         service = self.upstream.service
         assert service is not None
         assert service.bulkhead is not None
-        core = service.bulkhead.core
-        if self.state == DONE:
-            core.leave()  # (gone meanwhile: the slot goes on to the next)
-            return
-        self._service_slot = core
-        self._to_upstream()
+        if self._handed(service.bulkhead.core):
+            self._service_slot = service.bulkhead.core
+            self._to_upstream()
 
     def _to_upstream(self) -> None:
         """Admitted everywhere: let a waiting client send its body, read a small one whole,
@@ -396,9 +399,11 @@ class Exchange(RequestSink, ResponseSink):
         self.finish(keep_alive)
 
     def answer_error(self, error: BaseException) -> None:
-        """Answer ``error`` from the gateway's error table."""
-        status, message = self.gateway.classify(error)
-        self.answer(status, message, retry_after=getattr(error, "retry_after", None))
+        """Answer ``error`` from the error table (its row, and the wait it asks for)."""
+        answer = answer_for(error)
+        if answer is INTERNAL_ERROR:
+            _log.error("unexpected error %r", error)
+        self.answer(answer.status, answer.message, retry_after=answer.retry_after)
 
     # -- phase 7: log ------------------------------------------------------------------------
     def finish(self, keep_alive: bool) -> None:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import logging
 import random
 from collections.abc import Callable, Iterator
 
 from prometheus_client.registry import CollectorRegistry
 
 from meshkit.clock import SYSTEM_CLOCK, Clock
-from meshkit.error_table import ERROR_TABLE, INTERNAL_ERROR, answer_for
+from meshkit.error_table import ERROR_TABLE
 from meshkit.errors import (
     ConfigError,
 )
@@ -42,7 +41,6 @@ from meshkit.resilience.breaker import CircuitState
 
 __all__ = ["ERROR_TABLE", "Gateway"]
 
-_log = logging.getLogger("meshkit.gateway")
 
 # The table lives in meshkit.error_table (both faces answer from it); re-exported here.
 
@@ -269,10 +267,3 @@ class Gateway:
         traceparent = self.identities.traceparent(head.header(b"traceparent"), serial)
         lines += (b"traceparent: ", traceparent, b"\r\n")
         return lines
-
-    @staticmethod
-    def classify(error: BaseException) -> tuple[int, str]:
-        answer = answer_for(error)
-        if answer is INTERNAL_ERROR:
-            _log.error("unexpected error %r", error)
-        return answer.status, answer.message

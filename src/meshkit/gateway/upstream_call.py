@@ -160,7 +160,7 @@ class UpstreamCall:
         else:
             self.settle(error=ErrorKind.CONNECT_FAILED)
         if isinstance(error, MeshError):
-            self._retry_or_answer(exchange, error, error, stale=True)
+            self._retry_or_answer(exchange, error, stale=True)
         else:
             _log.error("connecting upstream failed: %r", error)
             exchange.answer(502, "bad gateway")
@@ -228,13 +228,11 @@ class UpstreamCall:
         error = service.attempt_timeout.exceeded()
         self.drop_conn()
         self.settle(error=ErrorKind.TIMEOUT)
-        self._retry_or_answer(exchange, error, error, stale=False)
+        self._retry_or_answer(exchange, error, stale=False)
 
-    def _retry_or_answer(
-        self, exchange: Exchange, error: MeshError, outcome: object, *, stale: bool
-    ) -> None:
+    def _retry_or_answer(self, exchange: Exchange, error: MeshError, *, stale: bool) -> None:
         """Try again if the retry policy says so; else answer ``error``."""
-        delay = self._next_delay(exchange, outcome, stale=stale)
+        delay = self._next_delay(exchange, error, stale=stale)
         if delay is None:
             exchange.answer_error(error)
         else:
@@ -422,7 +420,7 @@ class UpstreamCall:
             self.settle(cancelled=True)  # the endpoint did nothing wrong
         else:
             self.settle(error=ErrorKind.RESET)
-        self._retry_or_answer(exchange, error, error, stale=stale)
+        self._retry_or_answer(exchange, error, stale=stale)
 
     def upstream_writable(self, exchange: Exchange, writable: bool) -> None:
         client = exchange.client
